@@ -1,0 +1,68 @@
+//! The sans-IO core of HFTP, the Home-made File Transfer Protocol.
+//!
+//! Everything protocol-shaped lives here, and nothing else does: no
+//! sockets, files, threads or clocks. Bytes go in, events and bytes come
+//! out, so a server or a client only moves bytes and files.
+//!
+//! - Servers feed what they read to a [`RequestDecoder`] and get one
+//!   [`Event`] per request line: a [`Request`] to carry out, or the
+//!   [`Status`] that refuses it. They answer with [`encode_status`],
+//!   [`encode_listing`], [`encode_metadata`] and [`SliceEncoder`], deciding
+//!   202 and 203 with [`FileName::is_hidden`], [`Status::for_io_error`]
+//!   and [`check_slice`].
+//! - Clients write a [`Request`] with [`Request::encode`] and feed what they
+//!   read to a [`ReplyDecoder`], which yields the status and the body.
+//!
+//! The decoders keep bounded memory whatever the peer sends: the request
+//! decoder classifies a line while it streams past and never allocates.
+//!
+//! # A server session
+//!
+//! ```
+//! use hftp_proto::{check_slice, encode_metadata, encode_status, Event, Request, RequestDecoder, SliceEncoder, Status};
+//!
+//! let file = b"!Que calor que hace hoy, pinta una birra!";
+//! // What the peer sent, in the splits the network chose.
+//! let reads: [&[u8]; 3] = [b"get_metadata archivo.txt\r\nget_sl", b"ice archivo.txt 5 20\r", b"\nquit\r\n"];
+//!
+//! let mut decoder = RequestDecoder::new();
+//! let mut replies = Vec::new();
+//! for read in reads {
+//!     for event in decoder.events(read) {
+//!         match event {
+//!             Event::Request(Request::GetMetadata { .. }) => encode_metadata(file.len() as u64, &mut replies),
+//!             Event::Request(Request::GetSlice { offset, size, .. }) => {
+//!                 match check_slice(offset, size, file.len() as u64) {
+//!                     Ok(()) => {
+//!                         let mut encoder = SliceEncoder::new(size, &mut replies);
+//!                         encoder.encode(&file[offset as usize..][..size as usize], &mut replies);
+//!                         encoder.finish(&mut replies)?;
+//!                     }
+//!                     Err(status) => encode_status(status, &mut replies),
+//!                 }
+//!             }
+//!             Event::Request(Request::Quit) => encode_status(Status::Ok, &mut replies),
+//!             Event::Request(Request::GetFileListing) => unreachable!(),
+//!             Event::Refused(status) => encode_status(status, &mut replies),
+//!         }
+//!     }
+//!     // A real server writes `replies` to the socket here, once per read.
+//! }
+//! assert!(decoder.is_closed());
+//! assert_eq!(replies, b"0 OK\r\n42\r\n0 OK\r\nY2Fsb3IgcXVlIGhhY2UgaG95LCA=\r\n0 OK\r\n");
+//! # Ok::<(), hftp_proto::IncompleteSlice>(())
+//! ```
+
+mod decoder;
+mod name;
+mod reply;
+mod reply_decoder;
+mod request;
+mod status;
+
+pub use decoder::{Event, Events, MAX_LINE_LEN, RequestDecoder};
+pub use name::{FileName, FileNameError, MAX_FILE_NAME_LEN, is_file_name_byte};
+pub use reply::{IncompleteSlice, SliceEncoder, encode_listing, encode_metadata, encode_status};
+pub use reply_decoder::{MAX_REPLY_LINE_LEN, ReplyDecoder, ReplyError, ReplyEvent};
+pub use request::{Request, check_slice};
+pub use status::Status;

@@ -1,0 +1,101 @@
+//! Project automation, in the cargo-xtask style: `cargo xtask <task>`.
+//!
+//! Tasks are plain functions that call `cargo` through [`cargo`], so there is
+//! no shell script to drift from what CI really runs.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci      the one test command: fmt, clippy, tests, doc tests, docs
+  help    this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("help" | "-h" | "--help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown task `{other}`\n\n{USAGE}")),
+        None => Err(anyhow::anyhow!("no task given\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs every check CI runs, stopping at the first failure.
+fn ci() -> Result<()> {
+    step("format", cargo(&["fmt", "--all", "--check"]))?;
+    step(
+        "clippy",
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    if has_nextest() {
+        step(
+            "tests (nextest)",
+            cargo(&["nextest", "run", "--workspace", "--no-fail-fast"]),
+        )?;
+    } else {
+        step("tests", cargo(&["test", "--workspace", "--all-targets"]))?;
+    }
+    step("doc tests", cargo(&["test", "--workspace", "--doc"]))?;
+    let mut doc = cargo(&["doc", "--workspace", "--no-deps"]);
+    doc.env("RUSTDOCFLAGS", "-D warnings");
+    step("docs", doc)?;
+    eprintln!("xtask ci: all checks passed");
+    Ok(())
+}
+
+/// Runs one named step, turning a failure into one clear line.
+fn step(name: &str, mut cmd: Command) -> Result<()> {
+    eprintln!("xtask ci: == {name} ==");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start the `{name}` step"))?;
+    if !status.success() {
+        bail!("step `{name}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// A `cargo` command run from the workspace root.
+fn cargo(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.args(args).current_dir(workspace_root());
+    cmd
+}
+
+fn has_nextest() -> bool {
+    cargo(&["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
