@@ -40,7 +40,7 @@ pub enum Event {
 /// let mut decoder = RequestDecoder::new();
 /// let events: Vec<Event> = decoder.events(b"get_file_listing\r\nget_meta").collect();
 /// assert_eq!(events, [Event::Request(Request::GetFileListing)]);
-/// let events: Vec<Event> = decoder.events(b"data\r\nqui\nt\r\n").collect();
+/// let events: Vec<Event> = decoder.events(b"dta\r\nqui\nt\r\n").collect();
 /// assert_eq!(events, [
 ///     Event::Refused(Status::NoSuchCommand),
 ///     Event::Refused(Status::BadEol),

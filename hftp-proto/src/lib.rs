@@ -49,7 +49,7 @@
 //!     // A real server writes `replies` to the socket here, once per read.
 //! }
 //! assert!(decoder.is_closed());
-//! assert_eq!(replies, b"0 OK\r\n42\r\n0 OK\r\nY2Fsb3IgcXVlIGhhY2UgaG95LCA=\r\n0 OK\r\n");
+//! assert_eq!(replies, b"0 OK\r\n41\r\n0 OK\r\nY2Fsb3IgcXVlIGhhY2UgaG95LCA=\r\n0 OK\r\n");
 //! # Ok::<(), hftp_proto::IncompleteSlice>(())
 //! ```
 
