@@ -338,3 +338,6 @@ impl Iterator for Events<'_> {
         event
     }
 }
+
+#[cfg(test)]
+mod tests;

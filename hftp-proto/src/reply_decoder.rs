@@ -258,6 +258,10 @@ impl ReplyDecoder {
                 BASE64
                     .decode_append(&input[..groups * 4], &mut self.decoded)
                     .map_err(|_| ReplyError::BadBase64)?;
+                if self.decoded.len() != groups * 3 {
+                    // Padding before the last group.
+                    return Err(ReplyError::BadBase64);
+                }
                 self.state = State::Slice {
                     remaining: remaining - self.decoded.len() as u64,
                 };
@@ -328,3 +332,6 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
         value.checked_mul(10)?.checked_add(u64::from(digit))
     })
 }
+
+#[cfg(test)]
+mod tests;
