@@ -14,6 +14,10 @@ const DECODE_CHUNK: usize = 64 * 1024;
 
 /// One piece of a reply.
 #[derive(Debug, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the file name is inline so that decoding never allocates; boxing it would"
+)]
 pub enum ReplyEvent<'a> {
     /// The status line; always the first event. Only `Ok` has a body.
     Status(Status),
