@@ -254,9 +254,10 @@ impl ReplyDecoder {
         if self.quad_len == 0 {
             // Fast path: whole groups straight from the input, all but the
             // last group of the slice, which may carry padding.
-            let run = memchr::memchr2(b'\r', b'\n', input).unwrap_or(input.len());
+            let window = &input[..input.len().min(DECODE_CHUNK)];
+            let run = memchr::memchr2(b'\r', b'\n', window).unwrap_or(window.len());
             let groups_before_last = usize::try_from((remaining - 1) / 3).unwrap_or(usize::MAX);
-            let groups = (run / 4).min(groups_before_last).min(DECODE_CHUNK / 4);
+            let groups = (run / 4).min(groups_before_last);
             if groups > 0 {
                 self.decoded.clear();
                 BASE64
