@@ -1,1 +1,112 @@
-fn main() {}
+//! `hftp-server`: serves the regular files of a directory over HFTP.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser};
+use hftp_server::{Config, Server, logger};
+use log::LevelFilter;
+
+/// Serve the regular files of a directory over HFTP, the Home-made File
+/// Transfer Protocol.
+///
+/// On start it prints one line to stdout, `Serving DIR on ADDR:PORT` (with
+/// the real port), then logs to stderr. SIGINT or SIGTERM stops it: no new
+/// requests are taken, replies in flight get a few seconds to finish.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The address to listen on (an IPv4 or IPv6 address).
+    #[arg(short, long, value_name = "ADDR", default_value = "0.0.0.0")]
+    address: IpAddr,
+
+    /// The port to listen on; 0 picks a free one.
+    #[arg(short, long, default_value_t = 19500)]
+    port: u16,
+
+    /// The directory to serve. It is looked up at every request, so it may
+    /// be deleted and re-created while the server runs.
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    datadir: PathBuf,
+
+    /// Worker threads: how many clients are served at the same time. More
+    /// clients wait for a free worker.
+    #[arg(long, value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    workers: u16,
+
+    /// Close a connection that sends nothing, or leaves a reply unread, for
+    /// this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+
+    /// List and serve hidden files (names starting with `.`).
+    #[arg(long)]
+    hidden: bool,
+
+    /// Log more: -v adds debug detail, -vv everything.
+    #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+
+    /// Log less: -q only warnings and errors, -qq only errors.
+    #[arg(short, long, action = ArgAction::Count)]
+    quiet: u8,
+}
+
+impl Args {
+    fn log_level(&self) -> LevelFilter {
+        match (self.verbose, self.quiet) {
+            (0, 0) => LevelFilter::Info,
+            (1, _) => LevelFilter::Debug,
+            (_, 0) => LevelFilter::Trace,
+            (_, 1) => LevelFilter::Warn,
+            (_, 2) => LevelFilter::Error,
+            (_, _) => LevelFilter::Off,
+        }
+    }
+
+    fn config(&self) -> Config {
+        Config {
+            address: self.address,
+            port: self.port,
+            datadir: self.datadir.clone(),
+            workers: usize::from(self.workers),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            hidden: self.hidden,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    logger::init(args.log_level());
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hftp-server: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    let config = args.config();
+    let server = Server::bind(&config)?;
+    {
+        // Scripts and tests read this line to learn the port. A closed
+        // stdout is not a reason to stop serving.
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(
+            stdout,
+            "Serving {} on {}",
+            config.datadir.display(),
+            server.local_addr()
+        );
+        let _ = stdout.flush();
+    }
+    server.run()
+}

@@ -1,0 +1,388 @@
+//! One connection, from accept to close, owned by one worker thread.
+//!
+//! The loop is: read what arrived (at most [`READ_BUF_LEN`] bytes), feed it
+//! to the connection's `RequestDecoder`, append the reply of every request
+//! it completes to one buffer, and write that buffer with one `write_all`
+//! (batched pipelining). Large replies are written as they grow past
+//! [`FLUSH_AT`], so a connection's memory stays bounded whatever it asks.
+
+use std::fmt;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hftp_proto::{
+    Event, Request, RequestDecoder, SliceEncoder, Status, check_slice, encode_listing,
+    encode_metadata, encode_status,
+};
+
+use crate::files::{OpenFile, ServedDir};
+
+/// Bytes read from the socket at once.
+pub const READ_BUF_LEN: usize = 64 * 1024;
+/// Bytes of a file read at once for a slice: whole groups of three, so each
+/// chunk is whole base64 quads.
+pub const CHUNK_LEN: usize = 3 * 16 * 1024;
+/// Pending reply bytes that trigger a write before the batch is over.
+pub const FLUSH_AT: usize = 128 * 1024;
+/// The reply buffer's capacity kept between batches; a large listing may
+/// grow it, and it shrinks back after.
+const REPLY_CAPACITY: usize = 256 * 1024;
+/// How long, and how many bytes, a closing connection reads and discards
+/// after its last reply, so the peer gets a FIN rather than a reset.
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+/// Requests are logged up to this many bytes.
+const LOGGED_REQUEST_LEN: usize = 80;
+
+/// What every worker shares: the served directory, the timeouts, and the
+/// shutdown bookkeeping.
+#[derive(Debug)]
+pub struct Shared {
+    /// The directory served.
+    pub dir: ServedDir,
+    /// How long a connection may send nothing, and a write may block.
+    pub idle_timeout: Duration,
+    /// Set once on SIGINT/SIGTERM: connections close after the batch
+    /// they are answering.
+    pub shutting_down: AtomicBool,
+    /// How many connections are answering a batch right now.
+    pub busy: AtomicUsize,
+}
+
+impl Shared {
+    /// Shared state for a server of `dir`.
+    pub fn new(dir: ServedDir, idle_timeout: Duration) -> Shared {
+        Shared {
+            dir,
+            idle_timeout,
+            shutting_down: AtomicBool::new(false),
+            busy: AtomicUsize::new(0),
+        }
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// Serves one accepted connection until it closes, logging its life.
+pub fn serve(stream: TcpStream, shared: &Shared) {
+    let peer = match stream.peer_addr() {
+        Ok(peer) => peer,
+        Err(error) => {
+            log::debug!("connection lost before it was served: {error}");
+            return;
+        }
+    };
+    if shared.is_shutting_down() {
+        log::debug!("{peer}: dropped, shutting down");
+        return;
+    }
+    if let Err(error) = configure(&stream, shared.idle_timeout) {
+        log::warn!("{peer}: cannot configure the socket: {error}");
+        return;
+    }
+    log::info!("{peer}: connected");
+    let mut connection = Connection {
+        stream,
+        peer,
+        shared,
+        decoder: RequestDecoder::new(),
+        reply: Vec::new(),
+        chunk: Vec::new(),
+    };
+    let end = connection.run();
+    match &end {
+        End::WriteFailed(_) | End::ReadFailed(_) => log::debug!("{peer}: closed: {end}"),
+        _ => log::info!("{peer}: closed: {end}"),
+    }
+}
+
+fn configure(stream: &TcpStream, idle_timeout: Duration) -> io::Result<()> {
+    stream.set_read_timeout(Some(idle_timeout))?;
+    // A client that stops reading frees its worker after this long.
+    stream.set_write_timeout(Some(idle_timeout))?;
+    // Replies are batched here; Nagle would only delay the last piece.
+    stream.set_nodelay(true)
+}
+
+/// Why a connection ended.
+#[derive(Debug)]
+enum End {
+    PeerClosed,
+    PeerLeftMidRequest,
+    Idle,
+    Quit,
+    Fatal(Status),
+    ShortSlice,
+    ShuttingDown,
+    ReadFailed(io::Error),
+    WriteFailed(io::Error),
+}
+
+impl fmt::Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            End::PeerClosed => f.write_str("the peer closed"),
+            End::PeerLeftMidRequest => f.write_str("the peer closed in the middle of a request"),
+            End::Idle => f.write_str("idle timeout"),
+            End::Quit => f.write_str("quit"),
+            End::Fatal(status) => write!(f, "after {status}"),
+            End::ShortSlice => f.write_str("the file shrank during a slice"),
+            End::ShuttingDown => f.write_str("the server is shutting down"),
+            End::ReadFailed(error) => write!(f, "read failed: {error}"),
+            End::WriteFailed(error) if is_timeout(error) => {
+                f.write_str("write timed out (the peer stopped reading)")
+            }
+            End::WriteFailed(error) => write!(f, "the peer went away: {error}"),
+        }
+    }
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// What follows a request.
+enum Flow {
+    Continue,
+    Close(End),
+}
+
+struct Connection<'a> {
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &'a Shared,
+    decoder: RequestDecoder,
+    /// Replies not yet written.
+    reply: Vec<u8>,
+    /// File bytes of a slice, allocated on the first slice.
+    chunk: Vec<u8>,
+}
+
+/// Counts a connection as answering a batch while it lives.
+struct Busy<'a>(&'a AtomicUsize);
+
+impl<'a> Busy<'a> {
+    fn enter(count: &'a AtomicUsize) -> Busy<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Busy(count)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Connection<'_> {
+    fn run(&mut self) -> End {
+        let mut input = vec![0; READ_BUF_LEN];
+        loop {
+            let read = match self.stream.read(&mut input) {
+                Ok(0) if self.decoder.is_mid_line() => return End::PeerLeftMidRequest,
+                Ok(0) => return End::PeerClosed,
+                Ok(read) => read,
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) if is_timeout(&error) => return End::Idle,
+                Err(error) => return End::ReadFailed(error),
+            };
+            // Counted busy before the shutdown flag is read: the shutdown
+            // sets the flag before it waits for `busy` to fall to zero, so
+            // either it waits for this batch or this batch sees the flag.
+            let _busy = Busy::enter(&self.shared.busy);
+            let end = if self.shared.is_shutting_down() {
+                End::ShuttingDown
+            } else {
+                match self.answer(&input[..read]) {
+                    Ok(Flow::Continue) if self.shared.is_shutting_down() => End::ShuttingDown,
+                    Ok(Flow::Continue) => continue,
+                    Ok(Flow::Close(end)) => end,
+                    Err(error) => return End::WriteFailed(error),
+                }
+            };
+            self.close_gracefully(&mut input);
+            return end;
+        }
+    }
+
+    /// Answers every request completed by `input`, writing the replies.
+    fn answer(&mut self, mut input: &[u8]) -> io::Result<Flow> {
+        while !input.is_empty() {
+            let (consumed, event) = self.decoder.decode(input);
+            input = &input[consumed..];
+            let flow = match event {
+                None => break,
+                Some(Event::Request(request)) => self.execute(&request)?,
+                Some(Event::Refused(status)) => {
+                    self.log_refusal(None, status);
+                    encode_status(status, &mut self.reply);
+                    if status.is_fatal() {
+                        Flow::Close(End::Fatal(status))
+                    } else {
+                        Flow::Continue
+                    }
+                }
+            };
+            if let Flow::Close(end) = flow {
+                self.flush()?;
+                return Ok(Flow::Close(end));
+            }
+            if self.reply.len() >= FLUSH_AT {
+                self.flush()?;
+            }
+        }
+        self.flush()?;
+        Ok(Flow::Continue)
+    }
+
+    fn execute(&mut self, request: &Request) -> io::Result<Flow> {
+        let dir = &self.shared.dir;
+        let refused = match *request {
+            Request::GetFileListing => match dir.listing() {
+                Ok(mut names) => {
+                    encode_listing(&mut names, &mut self.reply);
+                    None
+                }
+                Err(status) => Some(status),
+            },
+            Request::GetMetadata { name } => match dir.open(&name) {
+                Ok(file) => {
+                    encode_metadata(file.len, &mut self.reply);
+                    None
+                }
+                Err(status) => Some(status),
+            },
+            Request::GetSlice { name, offset, size } => {
+                match dir
+                    .open(&name)
+                    .and_then(|file| check_slice(offset, size, file.len).map(|()| file))
+                {
+                    Ok(file) => {
+                        log::info!("{}: {} -> 0 OK", self.peer, shorten(request));
+                        return self.send_slice(&file, offset, size);
+                    }
+                    Err(status) => Some(status),
+                }
+            }
+            Request::Quit => {
+                encode_status(Status::Ok, &mut self.reply);
+                log::info!("{}: quit -> 0 OK", self.peer);
+                return Ok(Flow::Close(End::Quit));
+            }
+        };
+        match refused {
+            None => log::info!("{}: {} -> 0 OK", self.peer, shorten(request)),
+            Some(status) => {
+                self.log_refusal(Some(request), status);
+                encode_status(status, &mut self.reply);
+                if status.is_fatal() {
+                    return Ok(Flow::Close(End::Fatal(status)));
+                }
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Streams `size` bytes of `file` from `offset` as one base64 line,
+    /// [`CHUNK_LEN`] bytes at a time.
+    fn send_slice(&mut self, file: &OpenFile, offset: u64, size: u64) -> io::Result<Flow> {
+        if self.chunk.is_empty() {
+            self.chunk = vec![0; CHUNK_LEN];
+        }
+        let mut encoder = SliceEncoder::new(size, &mut self.reply);
+        let mut position = offset;
+        while encoder.remaining() > 0 {
+            let wanted =
+                usize::try_from(encoder.remaining()).map_or(CHUNK_LEN, |r| r.min(CHUNK_LEN));
+            let read = match file.file.read_at(&mut self.chunk[..wanted], position) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    // The `0 OK` is sent or queued: all that is left is to
+                    // cut the body short.
+                    log::error!("{}: reading a slice failed: {error}", self.peer);
+                    break;
+                }
+            };
+            encoder.encode(&self.chunk[..read], &mut self.reply);
+            position += read as u64;
+            if self.reply.len() >= FLUSH_AT {
+                self.flush()?;
+            }
+        }
+        match encoder.finish(&mut self.reply) {
+            Ok(()) => Ok(Flow::Continue),
+            Err(short) => {
+                log::warn!("{}: {short}; closing without the final CRLF", self.peer);
+                Ok(Flow::Close(End::ShortSlice))
+            }
+        }
+    }
+
+    fn log_refusal(&self, request: Option<&Request>, status: Status) {
+        let what = request.map_or_else(|| "request".to_owned(), shorten);
+        if status.is_fatal() {
+            log::warn!("{}: {what} -> {status}", self.peer);
+        } else {
+            log::info!("{}: {what} -> {status}", self.peer);
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.reply.is_empty() {
+            self.stream.write_all(&self.reply)?;
+            self.reply.clear();
+            self.reply.shrink_to(REPLY_CAPACITY);
+        }
+        Ok(())
+    }
+
+    /// Ends the connection after its last reply: FIN first, then a bounded
+    /// read of whatever the peer still sends, so that closing a socket with
+    /// unread input does not turn into a reset that could destroy the reply
+    /// in flight (the course's suite checks for a clean EOF after `quit`).
+    fn close_gracefully(&mut self, scratch: &mut [u8]) {
+        if self.stream.shutdown(Shutdown::Write).is_err() {
+            return;
+        }
+        let deadline = Instant::now() + DRAIN_TIME;
+        let mut drained = 0u64;
+        while drained < DRAIN_BYTES {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            match self.stream.read(scratch) {
+                Ok(0) => break,
+                Ok(read) => drained += read as u64,
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        if drained > 0 {
+            log::debug!(
+                "{}: discarded {drained} bytes after the last reply",
+                self.peer
+            );
+        }
+    }
+}
+
+/// The request as its wire line, cut to [`LOGGED_REQUEST_LEN`] bytes.
+fn shorten(request: &Request) -> String {
+    let mut line = Vec::new();
+    request.encode(&mut line);
+    line.truncate(line.len().saturating_sub(2)); // the CRLF
+    let mut text = String::from_utf8_lossy(&line).into_owned();
+    if text.len() > LOGGED_REQUEST_LEN {
+        text.truncate(LOGGED_REQUEST_LEN);
+        text.push_str("...");
+    }
+    text
+}
