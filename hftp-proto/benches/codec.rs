@@ -100,7 +100,11 @@ fn slices(c: &mut Criterion) {
         let engine = base64::engine::general_purpose::STANDARD;
         let body = &wire[6..wire.len() - 2];
         let mut decoded = vec![0u8; SIZE + 3];
-        b.iter(|| engine.decode_slice(black_box(body), &mut decoded).unwrap_or_default())
+        b.iter(|| {
+            engine
+                .decode_slice(black_box(body), &mut decoded)
+                .unwrap_or_default()
+        })
     });
     group.finish();
 }

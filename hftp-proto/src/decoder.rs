@@ -158,12 +158,71 @@ impl RequestDecoder {
         if self.closed {
             return (input.len(), None);
         }
-        for (index, &byte) in input.iter().enumerate() {
+        let mut index = 0;
+        while index < input.len() {
+            index += self.take_run(&input[index..]);
+            let Some(&byte) = input.get(index) else {
+                break;
+            };
+            index += 1;
             if let Some(event) = self.push(byte) {
-                return (index + 1, Some(event));
+                return (index, Some(event));
             }
         }
         (input.len(), None)
+    }
+
+    /// The fast path: takes the run of bytes at the start of `input` that
+    /// only extend the element being read (command letters, name
+    /// characters, digits), all at once. Everything else — separators, line
+    /// ends, bad bytes, the byte that crosses the line limit — goes through
+    /// [`push`](Self::push), one at a time. Returns the bytes taken.
+    fn take_run(&mut self, input: &[u8]) -> usize {
+        if self.after_cr || self.has_bad_byte || self.refusal.is_some() {
+            return 0;
+        }
+        let room = usize::try_from(MAX_LINE_LEN - self.line_len).unwrap_or(usize::MAX);
+        let input = &input[..input.len().min(room)];
+        let run = match self.command.map(|command| command.argument(self.field)) {
+            None => {
+                let run = input
+                    .iter()
+                    .position(|&b| !matches!(b, 0x21..=0x7E))
+                    .unwrap_or(input.len());
+                let start = usize::try_from(self.field_len).unwrap_or(usize::MAX);
+                if let Some(free) = self.command_prefix.get_mut(start..) {
+                    let stored = free.len().min(run);
+                    free[..stored].copy_from_slice(&input[..stored]);
+                }
+                run
+            }
+            Some(Argument::Name) => {
+                let run = input
+                    .iter()
+                    .position(|&b| !is_file_name_byte(b))
+                    .unwrap_or(input.len());
+                self.name.extend(&input[..run]);
+                self.name_len += run as u64;
+                run
+            }
+            Some(Argument::Number(index)) => {
+                let run = input
+                    .iter()
+                    .position(|&b| !b.is_ascii_digit())
+                    .unwrap_or(input.len());
+                let number = &mut self.numbers[index];
+                for &digit in &input[..run] {
+                    *number = number
+                        .saturating_mul(10)
+                        .saturating_add(u64::from(digit - b'0'));
+                }
+                run
+            }
+            Some(Argument::Excess) => 0,
+        };
+        self.field_len += run as u64;
+        self.line_len += run as u64;
+        run
     }
 
     /// The events of the request lines completed by `input`, in order.

@@ -104,6 +104,15 @@ impl FileName {
         }
     }
 
+    /// Appends checked bytes; those past the capacity are dropped.
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        let start = usize::from(self.len);
+        let free = &mut self.bytes[start..];
+        let stored = free.len().min(bytes.len());
+        free[..stored].copy_from_slice(&bytes[..stored]);
+        self.len += stored as u8;
+    }
+
     pub(crate) fn clear(&mut self) {
         self.len = 0;
     }
