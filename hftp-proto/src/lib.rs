@@ -53,6 +53,8 @@
 //! # Ok::<(), hftp_proto::IncompleteSlice>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod decoder;
 mod name;
 mod reply;

@@ -9,6 +9,9 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
+#[cfg(test)]
+mod tidy;
+
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
