@@ -1,0 +1,269 @@
+//! Command-line flags: the `hftp` command and the shell's commands share
+//! these definitions, so `--help` is the manual in both places.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use hftp_proto::FileName;
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  file not found on the server (202 FILE NOT FOUND)
+  2  usage error: unknown option, missing argument, invalid file name
+  3  refused by the server (any other status: 200, 201, 203, 1xx)
+  4  connection failure: cannot connect, timed out, connection lost
+  5  malformed reply: the server broke the protocol
+  6  local failure: cannot create, write or rename a local file";
+
+const ABOUT: &str = "A client for HFTP, the Home-made File Transfer Protocol";
+
+const LONG_ABOUT: &str = "\
+A client for HFTP, the Home-made File Transfer Protocol.
+
+Lists, inspects and downloads the files of an HFTP server. With no command,
+it runs the interactive shell when standard input is a terminal, and
+otherwise reads shell commands from standard input, one per line (see
+`hftp shell --help`).";
+
+const AFTER_LONG_HELP: &str = "\
+Examples:
+  hftp ls -l                       list the files with their sizes
+  hftp get report.pdf              download into ./report.pdf
+  hftp get -j 4 big.iso -o /tmp    four connections in parallel
+  hftp get -c big.iso              resume an interrupted download
+  hftp cat notes.txt --offset 100 --size 50
+  echo 'ls' | hftp                 drive the shell from a script
+
+Environment:
+  HFTP_HOST, HFTP_PORT, HFTP_TIMEOUT   defaults for --host, --port, --timeout
+  HFTP_HISTORY                         the shell's history file
+                                       (default: ~/.hftp_history)
+
+Errors are reported as one line on standard error, e.g.
+  hftp: get foo.txt: file not found on 127.0.0.1:19500
+
+";
+
+/// The `hftp` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hftp",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXIT_CODES,
+    after_long_help = format!("{AFTER_LONG_HELP}{EXIT_CODES}"),
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Where the server is.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// The server's host name or IP address.
+    #[arg(
+        short = 'H',
+        long,
+        env = "HFTP_HOST",
+        default_value = "127.0.0.1",
+        global = true
+    )]
+    pub host: String,
+    /// The server's TCP port.
+    #[arg(short, long, env = "HFTP_PORT", default_value_t = 19500, global = true)]
+    pub port: u16,
+    /// Seconds to wait for a connection or for the server's next bytes
+    /// before giving up (exit code 4); 0 waits forever.
+    #[arg(
+        long,
+        env = "HFTP_TIMEOUT",
+        default_value_t = 30.0,
+        value_name = "SECONDS",
+        value_parser = parse_seconds,
+        global = true
+    )]
+    pub timeout: f64,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.0..1e9).contains(&seconds) => Ok(seconds),
+        _ => Err("expected a number of seconds, 0 or more".to_string()),
+    }
+}
+
+/// What `hftp` does.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the server's files (sorted by name)
+    Ls(LsArgs),
+    /// Print the size of a file, in bytes
+    Stat(StatArgs),
+    /// Download files
+    #[command(long_about = GET_LONG_ABOUT)]
+    Get(GetArgs),
+    /// Write a file, or part of it, to standard output
+    Cat(CatArgs),
+    /// Run an interactive session (the default on a terminal)
+    #[command(long_about = SHELL_LONG_ABOUT)]
+    Shell,
+}
+
+const GET_LONG_ABOUT: &str = "\
+Download files.
+
+Each file is downloaded into NAME.part beside its destination; only once
+the size received equals the size the server announced is it renamed to
+its final name, so an interrupted download never leaves a wrong file under
+that name. An existing file of that name is replaced.
+
+Large files are fetched in pieces of at most 64 MiB, so progress is shown
+and resuming is possible at a fine grain. A progress bar (bytes, rate, time
+left) is drawn on standard error when it is a terminal.
+
+Several files are downloaded one after the other; the first failure stops
+the command.";
+
+const SHELL_LONG_ABOUT: &str = "\
+Run an interactive session.
+
+Commands: ls [-l], stat FILE, get FILE... [-o PATH] [-c] [-j N],
+cat FILE [--offset O] [--size S], lcd [DIR], help [COMMAND], quit (or exit).
+They take the same options as the hftp commands of the same name; `help
+get` shows them. Words are separated by spaces.
+
+On a terminal the shell has line editing, history (HFTP_HISTORY, default
+~/.hftp_history) and tab completion of commands and remote file names.
+When standard input is not a terminal it reads one command per line with
+no prompt, so scripts can drive it; empty lines and lines starting with #
+are skipped.
+
+A failed command prints its error and the shell goes on; a lost connection
+is opened again by the next command. At the end of its input the shell
+exits with 0 if every command succeeded, else with the exit code of the
+last one that failed.";
+
+/// Options of `ls`.
+#[derive(Debug, Clone, Args)]
+pub struct LsArgs {
+    /// Also print each file's size in bytes
+    #[arg(short, long)]
+    pub long: bool,
+}
+
+/// Options of `stat`.
+#[derive(Debug, Clone, Args)]
+pub struct StatArgs {
+    /// The remote file
+    pub file: FileName,
+}
+
+/// Options of `get`.
+#[derive(Debug, Clone, Args)]
+pub struct GetArgs {
+    /// The remote files to download
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<FileName>,
+    /// Where to save: a directory, or (for a single file) the file's new
+    /// path. With several files it must be an existing directory.
+    /// Default: the current directory.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Resume from an existing NAME.part: fetch only the bytes it lacks
+    #[arg(short = 'c', long = "continue")]
+    pub resume: bool,
+    /// Split each file into N segments, fetched over N connections in
+    /// parallel and written at their offsets
+    #[arg(
+        short = 'j',
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u16).range(1..=64)
+    )]
+    pub parallel: u16,
+}
+
+/// Options of `cat`.
+#[derive(Debug, Clone, Args)]
+pub struct CatArgs {
+    /// The remote file
+    pub file: FileName,
+    /// The first byte to write
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    pub offset: u64,
+    /// How many bytes to write (default: up to the end of the file)
+    #[arg(long, value_name = "BYTES")]
+    pub size: Option<u64>,
+}
+
+/// One line of the shell.
+#[derive(Debug, Parser)]
+#[command(
+    name = "",
+    no_binary_name = true,
+    disable_version_flag = true,
+    help_template = "{all-args}",
+    subcommand_value_name = "COMMAND"
+)]
+pub struct ShellLine {
+    #[command(subcommand)]
+    pub command: ShellCommand,
+}
+
+/// The shell's commands.
+#[derive(Debug, Subcommand)]
+pub enum ShellCommand {
+    /// List the server's files (sorted by name)
+    Ls(LsArgs),
+    /// Print the size of a file, in bytes
+    Stat(StatArgs),
+    /// Download files (see `help get`)
+    Get(GetArgs),
+    /// Write a file, or part of it, to standard output
+    Cat(CatArgs),
+    /// Change the local directory downloads go to
+    Lcd {
+        /// The new directory (default: your home directory)
+        dir: Option<PathBuf>,
+    },
+    /// Print the local directory
+    Lpwd,
+    /// Close the connection and leave the shell
+    #[command(visible_alias = "exit")]
+    Quit,
+}
+
+/// The shell's command names, for completion.
+pub const SHELL_COMMANDS: [&str; 9] = [
+    "cat", "exit", "get", "help", "lcd", "lpwd", "ls", "quit", "stat",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_flags_are_consistent() {
+        Cli::command().debug_assert();
+        ShellLine::command().debug_assert();
+    }
+
+    #[test]
+    fn the_completion_list_names_every_shell_command() {
+        let command = ShellLine::command();
+        let mut names: Vec<&str> = command
+            .get_subcommands()
+            .flat_map(|sub| std::iter::once(sub.get_name()).chain(sub.get_all_aliases()))
+            .chain(["help"])
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, SHELL_COMMANDS);
+    }
+}

@@ -1,0 +1,352 @@
+//! `Client`: one HFTP connection, driven through `hftp-proto`.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use hftp_proto::{FileName, ReplyDecoder, ReplyEvent, Request, Status};
+
+use crate::Error;
+
+/// Bytes read from the socket at most per `read`. Slice bodies are
+/// base64, so this is 48 KiB of file per read at best.
+const READ_BUFFER_LEN: usize = 64 * 1024;
+
+/// How many requests [`Client::metadata_many`] sends before reading their
+/// replies: small enough that neither side's socket buffers can fill up
+/// and leave both peers blocked writing.
+const PIPELINE_DEPTH: usize = 64;
+
+/// A connection to an HFTP server.
+///
+/// Each method sends one request (or a batch, for
+/// [`metadata_many`](Client::metadata_many)) and reads its reply to the
+/// end, so the connection is ready for the next one. All protocol work —
+/// framing, statuses, base64, names — is `hftp-proto`'s: requests are
+/// written with [`Request::encode`] and replies read with a
+/// [`ReplyDecoder`], fed from one reusable buffer whose leftover bytes
+/// carry over to the next reply.
+///
+/// A refusal ([`Error::Refused`]) leaves the connection usable unless its
+/// status is fatal; any other error leaves it [broken](Error::Broken).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use hftp_client::Client;
+/// use hftp_proto::FileName;
+///
+/// let mut client = Client::connect("127.0.0.1:19500", Some(Duration::from_secs(10)))?;
+/// for name in client.list()? {
+///     println!("{name}: {} bytes", client.metadata(&name)?);
+/// }
+/// let mut head = Vec::new();
+/// client.slice(&FileName::new("archivo.txt")?, 0, 16, &mut head)?;
+/// client.quit()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    stream: TcpStream,
+    peer: SocketAddr,
+    decoder: ReplyDecoder,
+    /// The encoded request(s) being sent, reused.
+    request: Vec<u8>,
+    buffer: Box<[u8]>,
+    /// Bytes read but not yet decoded: `buffer[start..end]`.
+    start: usize,
+    end: usize,
+    /// An error left the connection mid-reply or closed.
+    broken: bool,
+}
+
+impl Client {
+    /// Connects to the first address of `addr` that accepts, each attempt
+    /// waiting at most `timeout`. The same `timeout` then bounds every
+    /// read and write on the connection; `None` waits forever.
+    pub fn connect(addr: impl ToSocketAddrs, timeout: Option<Duration>) -> Result<Client, Error> {
+        let timeout = timeout.filter(|t| !t.is_zero());
+        let mut last_error = None;
+        for addr in addr.to_socket_addrs().map_err(Error::Connect)? {
+            let stream = match timeout {
+                Some(timeout) => TcpStream::connect_timeout(&addr, timeout),
+                None => TcpStream::connect(addr),
+            };
+            match stream {
+                Ok(stream) => return Client::from_stream(stream, timeout),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(Error::Connect(last_error.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            )
+        })))
+    }
+
+    /// Wraps a connected stream, bounding its reads and writes by
+    /// `timeout` (`None` waits forever).
+    pub fn from_stream(stream: TcpStream, timeout: Option<Duration>) -> Result<Client, Error> {
+        let timeout = timeout.filter(|t| !t.is_zero());
+        let setup = || -> io::Result<SocketAddr> {
+            stream.set_read_timeout(timeout)?;
+            stream.set_write_timeout(timeout)?;
+            // Requests are whole lines written at once: nothing to batch.
+            stream.set_nodelay(true)?;
+            stream.peer_addr()
+        };
+        let peer = setup().map_err(Error::Connect)?;
+        let request = Request::GetFileListing;
+        Ok(Client {
+            stream,
+            peer,
+            decoder: ReplyDecoder::new(&request),
+            request: Vec::new(),
+            buffer: vec![0; READ_BUFFER_LEN].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            broken: false,
+        })
+    }
+
+    /// The server's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Whether an earlier error left the connection unusable.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// `get_file_listing`: the names of the served files, in the server's
+    /// (byte-wise sorted) order.
+    pub fn list(&mut self) -> Result<Vec<FileName>, Error> {
+        let mut names = Vec::new();
+        self.exchange(&Request::GetFileListing, |event| {
+            if let ReplyEvent::FileName(name) = event {
+                names.push(name);
+            }
+            Ok(())
+        })?;
+        Ok(names)
+    }
+
+    /// `get_metadata`: the size of a file in bytes.
+    pub fn metadata(&mut self, name: &FileName) -> Result<u64, Error> {
+        let mut size = 0;
+        self.exchange(&Request::GetMetadata { name: *name }, |event| {
+            if let ReplyEvent::Size(value) = event {
+                size = value;
+            }
+            Ok(())
+        })?;
+        Ok(size)
+    }
+
+    /// `get_metadata` for many files, pipelined: the requests go out in
+    /// batches without waiting for each reply, which saves a round trip
+    /// per file. One result per name, in order; after a connection
+    /// failure the rest are [`Error::Broken`].
+    pub fn metadata_many(&mut self, names: &[FileName]) -> Vec<Result<u64, Error>> {
+        let mut results = Vec::with_capacity(names.len());
+        for batch in names.chunks(PIPELINE_DEPTH) {
+            if let Err(error) = self.send_batch(batch) {
+                results.push(Err(error));
+                break;
+            }
+            for name in batch {
+                let mut size = 0;
+                let result = self.read_reply(&Request::GetMetadata { name: *name }, |event| {
+                    if let ReplyEvent::Size(value) = event {
+                        size = value;
+                    }
+                    Ok(())
+                });
+                results.push(result.map(|()| size));
+                if self.broken {
+                    break;
+                }
+            }
+            if self.broken {
+                break;
+            }
+        }
+        results.resize_with(names.len(), || Err(Error::Broken));
+        results
+    }
+
+    /// `get_slice`: writes `size` bytes of a file from `offset` to `out`,
+    /// as they arrive (memory does not grow with `size`). Returns the
+    /// number of bytes written, which is `size`: a short or overlong body
+    /// is an error, never a short count.
+    ///
+    /// On an error other than a refusal, `out` may have received part of
+    /// the slice.
+    pub fn slice(
+        &mut self,
+        name: &FileName,
+        offset: u64,
+        size: u64,
+        out: &mut impl Write,
+    ) -> Result<u64, Error> {
+        let request = Request::GetSlice {
+            name: *name,
+            offset,
+            size,
+        };
+        let mut written = 0;
+        self.exchange(&request, |event| {
+            if let ReplyEvent::Data(data) = event {
+                out.write_all(data).map_err(Error::Write)?;
+                written += data.len() as u64;
+            }
+            Ok(())
+        })?;
+        Ok(written)
+    }
+
+    /// `quit`, then closes the connection. A server that closes right
+    /// after its `0 OK`, or even before sending it, is fine: the
+    /// connection was ending anyway.
+    pub fn quit(mut self) -> Result<(), Error> {
+        if self.broken {
+            return Ok(());
+        }
+        let result = match self.exchange(&Request::Quit, |_| Ok(())) {
+            Err(Error::Closed) => Ok(()),
+            Err(Error::Io(error)) if is_peer_gone(&error) => Ok(()),
+            other => other,
+        };
+        // The peer may be gone already; nothing is lost if this fails.
+        let _ = self.stream.shutdown(Shutdown::Both);
+        result
+    }
+
+    /// Sends `request` and reads its reply, handing each body event to
+    /// `on_body`.
+    fn exchange(
+        &mut self,
+        request: &Request,
+        on_body: impl FnMut(ReplyEvent<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.send_batch_of(std::slice::from_ref(request))?;
+        self.read_reply(request, on_body)
+    }
+
+    fn send_batch(&mut self, names: &[FileName]) -> Result<(), Error> {
+        let requests: Vec<Request> = names
+            .iter()
+            .map(|name| Request::GetMetadata { name: *name })
+            .collect();
+        self.send_batch_of(&requests)
+    }
+
+    fn send_batch_of(&mut self, requests: &[Request]) -> Result<(), Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        self.request.clear();
+        for request in requests {
+            request.encode(&mut self.request);
+        }
+        if let Err(error) = self.stream.write_all(&self.request) {
+            self.broken = true;
+            return Err(Error::Io(with_timeout_kind(error)));
+        }
+        Ok(())
+    }
+
+    /// Reads the reply to `request` (already sent) to its end.
+    fn read_reply(
+        &mut self,
+        request: &Request,
+        on_body: impl FnMut(ReplyEvent<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        let result = self.decode_reply(request, on_body);
+        match &result {
+            Ok(()) => {}
+            Err(Error::Refused(status)) if !status.is_fatal() => {}
+            Err(_) => self.broken = true,
+        }
+        result
+    }
+
+    fn decode_reply(
+        &mut self,
+        request: &Request,
+        mut on_body: impl FnMut(ReplyEvent<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.decoder.expect(request);
+        let mut refusal = None;
+        loop {
+            let (consumed, event) = self.decoder.decode(&self.buffer[self.start..self.end])?;
+            self.start += consumed;
+            match event {
+                Some(ReplyEvent::End) => break,
+                Some(ReplyEvent::Status(Status::Ok)) => {}
+                Some(ReplyEvent::Status(status)) => refusal = Some(status),
+                Some(event) => on_body(event)?,
+                None => {
+                    if !self.fill()? {
+                        // The connection ended: `finish` says whether the
+                        // reply was whole (it never is here).
+                        self.decoder.finish()?;
+                        return Err(Error::Closed);
+                    }
+                }
+            }
+        }
+        match refusal {
+            Some(status) => Err(Error::Refused(status)),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads more bytes into the buffer; `false` at the end of the stream.
+    fn fill(&mut self) -> Result<bool, Error> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.end == self.buffer.len() {
+            self.buffer.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        loop {
+            match self.stream.read(&mut self.buffer[self.end..]) {
+                Ok(0) => return Ok(false),
+                Ok(read) => {
+                    self.end += read;
+                    return Ok(true);
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(Error::Io(with_timeout_kind(error))),
+            }
+        }
+    }
+}
+
+/// A socket timeout surfaces as `WouldBlock` on Unix; call it what it is.
+fn with_timeout_kind(error: io::Error) -> io::Error {
+    match error.kind() {
+        io::ErrorKind::WouldBlock => {
+            io::Error::new(io::ErrorKind::TimedOut, "the server did not answer in time")
+        }
+        _ => error,
+    }
+}
+
+/// Failures that only mean the peer has already closed the connection.
+fn is_peer_gone(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof
+    )
+}

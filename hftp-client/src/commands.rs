@@ -1,0 +1,93 @@
+//! `ls`, `stat` and `cat`.
+
+use std::io::{self, BufWriter, Write};
+
+use anyhow::Context;
+use hftp_client::{Client, Error, FileName};
+
+use crate::cli::{CatArgs, LsArgs, StatArgs};
+use crate::session::Session;
+
+/// The most bytes asked for in one `get_slice`: big slices are fetched in
+/// pieces, so that a download can be resumed and shows progress at a fine
+/// grain, and a lost connection costs little.
+pub const PIECE_LEN: u64 = 64 * 1024 * 1024;
+
+pub fn ls(session: &mut Session, args: &LsArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let names = session.retrying(Client::list).context("ls")?;
+    if !args.long {
+        for name in &names {
+            writeln!(out, "{name}")?;
+        }
+        return Ok(());
+    }
+    let sizes = session.client().context("ls")?.metadata_many(&names);
+    let mut lines = Vec::with_capacity(names.len());
+    for (name, size) in names.iter().zip(sizes) {
+        match size {
+            Ok(size) => lines.push((size.to_string(), name)),
+            // Deleted between the listing and now: still worth a line.
+            Err(Error::Refused(_)) => lines.push(("?".to_string(), name)),
+            Err(error) => return Err(error).context(format!("ls: {name}")),
+        }
+    }
+    let width = lines.iter().map(|(size, _)| size.len()).max().unwrap_or(0);
+    for (size, name) in lines {
+        writeln!(out, "{size:>width$}  {name}")?;
+    }
+    Ok(())
+}
+
+pub fn stat(session: &mut Session, args: &StatArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let size = session
+        .retrying(|client| client.metadata(&args.file))
+        .with_context(|| format!("stat {}", args.file))?;
+    writeln!(out, "{size}")?;
+    Ok(())
+}
+
+pub fn cat(session: &mut Session, args: &CatArgs) -> anyhow::Result<()> {
+    let context = || format!("cat {}", args.file);
+    let size = match args.size {
+        Some(size) => size,
+        None => {
+            let file_size = session
+                .retrying(|client| client.metadata(&args.file))
+                .with_context(context)?;
+            // Past the end, ask anyway: the server's 203 says what is wrong.
+            file_size.saturating_sub(args.offset)
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
+    let client = session.client().with_context(context)?;
+    let result = fetch(client, &args.file, args.offset, size, &mut out)
+        .and_then(|()| out.flush().map_err(Error::Write));
+    match result {
+        // A reader that stopped early (`| head`) is not a failure.
+        Err(Error::Write(error)) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        result => result.with_context(context),
+    }
+}
+
+/// Writes `size` bytes of `name` from `offset` to `out`, in pieces of at
+/// most [`PIECE_LEN`]. A zero `size` is still asked for, so that the
+/// server checks the offset.
+pub fn fetch(
+    client: &mut Client,
+    name: &FileName,
+    offset: u64,
+    size: u64,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let end = offset.saturating_add(size);
+    let mut position = offset;
+    loop {
+        let piece = (end - position).min(PIECE_LEN);
+        client.slice(name, position, piece, out)?;
+        position += piece;
+        if position >= end {
+            return Ok(());
+        }
+    }
+}

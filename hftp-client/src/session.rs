@@ -1,0 +1,84 @@
+//! A session: where the server is, and the connection to it, opened when
+//! first needed and again after it is lost.
+
+use std::time::Duration;
+
+use hftp_client::{Client, Error};
+
+use crate::cli::ServerArgs;
+
+#[derive(Debug)]
+pub struct Session {
+    host: String,
+    port: u16,
+    timeout: Option<Duration>,
+    client: Option<Client>,
+}
+
+impl Session {
+    pub fn new(args: &ServerArgs) -> Session {
+        Session {
+            host: args.host.clone(),
+            port: args.port,
+            timeout: Some(Duration::from_secs_f64(args.timeout)).filter(|t| !t.is_zero()),
+            client: None,
+        }
+    }
+
+    /// The server as messages name it: `host:port`.
+    pub fn server(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The session's connection, opened now if there is none or the last
+    /// one was lost.
+    pub fn client(&mut self) -> Result<&mut Client, Error> {
+        if self.client.as_ref().is_some_and(Client::is_broken) {
+            self.client = None;
+        }
+        if self.client.is_none() {
+            self.client = Some(self.connect()?);
+        }
+        self.client.as_mut().ok_or(Error::Broken)
+    }
+
+    /// Runs `request` (which must be safe to repeat) on the session's
+    /// connection. If a connection kept from earlier turns out to be lost
+    /// (the server may have closed it while idle), it is opened again and
+    /// `request` retried once.
+    pub fn retrying<T>(
+        &mut self,
+        mut request: impl FnMut(&mut Client) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let reused = self.is_connected();
+        match request(self.client()?) {
+            Err(Error::Io(_) | Error::Closed) if reused => request(self.client()?),
+            result => result,
+        }
+    }
+
+    /// A new connection of its own, e.g. for one segment of a parallel
+    /// download.
+    pub fn connect(&self) -> Result<Client, Error> {
+        Client::connect((self.host.as_str(), self.port), self.timeout)
+    }
+
+    /// Whether a connection is open (it may still turn out to be lost).
+    pub fn is_connected(&self) -> bool {
+        self.client
+            .as_ref()
+            .is_some_and(|client| !client.is_broken())
+    }
+
+    /// Says `quit` on the open connection, if any. Failures are not
+    /// worth reporting: the work is done.
+    pub fn close(&mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = client.quit();
+        }
+    }
+}

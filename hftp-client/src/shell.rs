@@ -1,0 +1,256 @@
+//! `shell`: an interactive session, or a script read from stdin.
+
+use std::cell::RefCell;
+use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use hftp_client::Client;
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::FileHistory;
+use rustyline::validate::Validator;
+use rustyline::{Config, Editor, Helper};
+
+use crate::cli::{SHELL_COMMANDS, ShellCommand, ShellLine};
+use crate::failure::{self, exit};
+use crate::session::Session;
+use crate::{commands, get};
+
+/// How long a listing fetched for completion is reused.
+const NAMES_TTL: Duration = Duration::from_secs(5);
+
+/// What one line asked for.
+enum Flow {
+    Continue,
+    Quit,
+}
+
+/// Runs shell commands from stdin until `quit` or the end of input.
+/// Returns the exit code: 0 if every command succeeded, else the code of
+/// the last one that failed.
+pub fn run(session: Session, interactive: bool) -> u8 {
+    let session = Rc::new(RefCell::new(session));
+    let code = if interactive {
+        run_interactive(&session)
+    } else {
+        run_script(&session)
+    };
+    session.borrow_mut().close();
+    code
+}
+
+fn run_script(session: &Rc<RefCell<Session>>) -> u8 {
+    let mut code = 0;
+    for line in io::stdin().lock().lines() {
+        let line = match line {
+            Ok(line) => line,
+            Err(error) => {
+                eprintln!("hftp: cannot read the script: {error}");
+                return exit::LOCAL;
+            }
+        };
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match run_line(&mut session.borrow_mut(), line) {
+            (Flow::Quit, _) => break,
+            (Flow::Continue, Some(failed)) => code = failed,
+            (Flow::Continue, None) => {}
+        }
+    }
+    code
+}
+
+fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
+    let config = Config::builder()
+        .auto_add_history(true)
+        .max_history_size(1000)
+        .and_then(|builder| Ok(builder.history_ignore_dups(true)?.build()));
+    let editor = config.and_then(Editor::<ShellHelper, FileHistory>::with_config);
+    let mut editor = match editor {
+        Ok(editor) => editor,
+        Err(error) => {
+            eprintln!("hftp: cannot start the line editor: {error}");
+            return exit::LOCAL;
+        }
+    };
+    editor.set_helper(Some(ShellHelper {
+        session: Rc::clone(session),
+        names: RefCell::new(None),
+        files: FilenameCompleter::new(),
+    }));
+    let history = history_path();
+    if let Some(path) = &history {
+        // No history yet is fine.
+        let _ = editor.load_history(path);
+    }
+    let prompt = format!("hftp {}> ", session.borrow().server());
+    println!(
+        "Server {}. Type `help` for the commands, `quit` to leave.",
+        session.borrow().server()
+    );
+    let mut code = 0;
+    loop {
+        let line = match editor.readline(&prompt) {
+            Ok(line) => line,
+            // Ctrl-C drops the line being typed, as in other shells.
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(error) => {
+                eprintln!("hftp: cannot read the command: {error}");
+                code = exit::LOCAL;
+                break;
+            }
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match run_line(&mut session.borrow_mut(), line) {
+            (Flow::Quit, _) => break,
+            (Flow::Continue, Some(failed)) => code = failed,
+            (Flow::Continue, None) => {}
+        }
+    }
+    if let Some(path) = &history {
+        let _ = editor.save_history(path);
+    }
+    code
+}
+
+/// Runs one command line; returns whether to go on, and the exit code of
+/// a failure (already reported on stderr).
+fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
+    let command = match ShellLine::try_parse_from(line.split_whitespace()) {
+        Ok(parsed) => parsed.command,
+        Err(error) => {
+            let _ = error.print();
+            let failed = error.use_stderr().then_some(exit::USAGE);
+            return (Flow::Continue, failed);
+        }
+    };
+    let stdout = io::stdout();
+    let result = match &command {
+        ShellCommand::Ls(args) => commands::ls(session, args, &mut stdout.lock()),
+        ShellCommand::Stat(args) => commands::stat(session, args, &mut stdout.lock()),
+        ShellCommand::Get(args) => get::get(session, args),
+        ShellCommand::Cat(args) => commands::cat(session, args),
+        ShellCommand::Lcd { dir } => lcd(dir.as_ref()),
+        ShellCommand::Lpwd => std::env::current_dir()
+            .map(|dir| println!("{}", dir.display()))
+            .map_err(|error| anyhow::Error::new(error).context("lpwd")),
+        ShellCommand::Quit => return (Flow::Quit, None),
+    };
+    let _ = stdout.lock().flush();
+    match result {
+        Ok(()) => (Flow::Continue, None),
+        Err(error) => {
+            eprintln!("hftp: {}", failure::message(&error, &session.server()));
+            (Flow::Continue, Some(failure::exit_code(&error)))
+        }
+    }
+}
+
+fn lcd(dir: Option<&PathBuf>) -> anyhow::Result<()> {
+    let dir = match dir {
+        Some(dir) => dir.clone(),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .ok_or_else(|| failure::UsageError("lcd: HOME is not set; name a directory".into()))?,
+    };
+    std::env::set_current_dir(&dir)
+        .map_err(|error| anyhow::Error::new(error).context(format!("lcd {}", dir.display())))
+}
+
+fn history_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("HFTP_HISTORY") {
+        return Some(PathBuf::from(path));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".hftp_history"))
+}
+
+/// Completion of commands, remote file names and local paths.
+struct ShellHelper {
+    session: Rc<RefCell<Session>>,
+    /// The last listing and when it was fetched.
+    names: RefCell<Option<(Instant, Vec<String>)>>,
+    files: FilenameCompleter,
+}
+
+impl ShellHelper {
+    fn remote_names(&self) -> Vec<String> {
+        let mut cache = self.names.borrow_mut();
+        if let Some((fetched, names)) = cache.as_ref() {
+            if fetched.elapsed() < NAMES_TTL {
+                return names.clone();
+            }
+        }
+        // A completion has no place to report errors: offer nothing.
+        let Ok(mut session) = self.session.try_borrow_mut() else {
+            return Vec::new();
+        };
+        let names: Vec<String> = match session.retrying(Client::list) {
+            Ok(names) => names.iter().map(ToString::to_string).collect(),
+            Err(_) => return Vec::new(),
+        };
+        *cache = Some((Instant::now(), names.clone()));
+        names
+    }
+}
+
+fn pairs<'a>(candidates: impl IntoIterator<Item = &'a str>, word: &str) -> Vec<Pair> {
+    candidates
+        .into_iter()
+        .filter(|candidate| candidate.starts_with(word))
+        .map(|candidate| Pair {
+            display: candidate.to_string(),
+            replacement: format!("{candidate} "),
+        })
+        .collect()
+}
+
+impl Completer for ShellHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        context: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = &line[..pos];
+        let start = before.rfind(' ').map_or(0, |space| space + 1);
+        let word = &before[start..];
+        let previous: Vec<&str> = before[..start].split_whitespace().collect();
+        let local_path = matches!(previous.last(), Some(&("-o" | "--output")))
+            || previous.first() == Some(&"lcd");
+        if local_path {
+            return self.files.complete(line, pos, context);
+        }
+        let candidates = match previous.first() {
+            None => pairs(SHELL_COMMANDS, word),
+            Some(&("get" | "stat" | "cat")) if !word.starts_with('-') => {
+                let names = self.remote_names();
+                pairs(names.iter().map(String::as_str), word)
+            }
+            _ => Vec::new(),
+        };
+        Ok((start, candidates))
+    }
+}
+
+impl Hinter for ShellHelper {
+    type Hint = String;
+}
+
+impl Highlighter for ShellHelper {}
+
+impl Validator for ShellHelper {}
+
+impl Helper for ShellHelper {}
