@@ -1,0 +1,138 @@
+//! The shell, driven by a script on stdin.
+
+use std::fs;
+use std::sync::atomic::Ordering;
+
+use crate::util::{ARCHIVO, FakeServer, Quirks, RealServer, closed_port, hftp, served_dir};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_script_on_stdin_runs_command_after_command() {
+    let served = served_dir(&[("archivo.txt", ARCHIVO), ("b.txt", b"bee")]);
+    let server = RealServer::start(served.path());
+    let here = tempfile::tempdir().expect("a directory");
+    fs::create_dir(here.path().join("downloads")).expect("a directory");
+
+    let script = "\
+# comments and blank lines are skipped
+
+ls
+ls -l
+stat archivo.txt
+stat nope.txt
+lcd downloads
+get archivo.txt b.txt
+cat archivo.txt --offset 5 --size 5
+lpwd
+quit
+ls
+";
+    // No subcommand: with stdin not a terminal, the shell reads it.
+    let output = hftp(server.port(), here.path())
+        .write_stdin(script)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let downloads = here.path().join("downloads");
+    let expected = format!(
+        "archivo.txt\nb.txt\n41  archivo.txt\n 3  b.txt\n41\ncalor{}\n",
+        downloads
+            .canonicalize()
+            .expect("the downloads directory")
+            .display()
+    );
+    // `ls` after `quit` is not run, and there is no prompt.
+    assert_eq!(text(&output.stdout), expected);
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "hftp: stat nope.txt: file not found on 127.0.0.1:{}\n",
+            server.port()
+        )
+    );
+    assert_eq!(
+        fs::read(downloads.join("archivo.txt")).expect("a file"),
+        ARCHIVO
+    );
+    assert_eq!(fs::read(downloads.join("b.txt")).expect("a file"), b"bee");
+}
+
+#[test]
+fn the_shell_command_reads_stdin_too_and_succeeds_when_all_do() {
+    let served = served_dir(&[("archivo.txt", ARCHIVO)]);
+    let server = RealServer::start(served.path());
+    let here = tempfile::tempdir().expect("a directory");
+    hftp(server.port(), here.path())
+        .arg("shell")
+        .write_stdin("stat archivo.txt\nexit\n")
+        .assert()
+        .success()
+        .stdout("41\n")
+        .stderr("");
+}
+
+#[test]
+fn errors_do_not_stop_the_shell() {
+    let served = served_dir(&[("archivo.txt", ARCHIVO)]);
+    let server = RealServer::start(served.path());
+    let here = tempfile::tempdir().expect("a directory");
+    let output = hftp(server.port(), here.path())
+        .write_stdin("frobnicate\nget ../x\nstat archivo.txt\n")
+        .assert()
+        .code(2)
+        .stdout("41\n")
+        .get_output()
+        .clone();
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("frobnicate"), "{stderr}");
+    assert!(stderr.contains("'../x'"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_server_is_reported_per_command() {
+    let here = tempfile::tempdir().expect("a directory");
+    let port = closed_port();
+    let output = hftp(port, here.path())
+        .write_stdin("ls\nlpwd\nstat a\n")
+        .assert()
+        .code(4)
+        .get_output()
+        .clone();
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "hftp: ls: cannot connect to 127.0.0.1:{port}: connection refused\n\
+             hftp: stat a: cannot connect to 127.0.0.1:{port}: connection refused\n"
+        )
+    );
+}
+
+#[test]
+fn a_lost_connection_is_opened_again() {
+    // A server that hangs up after every second reply, as one whose idle
+    // timeout struck between two commands would: `get` and `cat` find
+    // the connection gone.
+    let server = FakeServer::start(
+        &[("archivo.txt", ARCHIVO)],
+        Quirks {
+            requests_per_connection: Some(2),
+            ..Quirks::default()
+        },
+    );
+    let here = tempfile::tempdir().expect("a directory");
+    hftp(server.port(), here.path())
+        .write_stdin("stat archivo.txt\nls\nget archivo.txt\ncat archivo.txt --size 4\n")
+        .assert()
+        .success()
+        .stdout("41\narchivo.txt\n!Que")
+        .stderr("");
+    assert_eq!(
+        fs::read(here.path().join("archivo.txt")).expect("a file"),
+        ARCHIVO
+    );
+    assert!(server.connections.load(Ordering::SeqCst) >= 3);
+}

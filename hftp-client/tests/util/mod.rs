@@ -1,0 +1,308 @@
+//! Servers to test against, and the `hftp` binary.
+//!
+//! [`RealServer`] runs the workspace's `hftp-server` binary, which must
+//! already be built next to this test binary: `cargo nextest run
+//! --workspace` (what `cargo xtask ci` runs) builds it; with `-p
+//! hftp-client` alone, run `cargo build -p hftp-server` first.
+//!
+//! [`FakeServer`] is a small in-process server, built from `hftp-proto`'s
+//! encoders, that can misbehave in ways our server never does but other
+//! conforming servers may (bodies split over several base64 lines, closing
+//! right after `quit`), and in ways no server should (cutting a reply
+//! short, sending garbage), to test the client's side of each.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use hftp_proto::{
+    Event, FileName, Request, RequestDecoder, SliceEncoder, Status, check_slice, encode_listing,
+    encode_metadata, encode_status,
+};
+
+/// Deterministic, incompressible-looking test data.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect()
+}
+
+/// The example of HFTP.md.
+pub const ARCHIVO: &[u8] = b"!Que calor que hace hoy, pinta una birra!";
+
+/// A directory of files to serve, deleted on drop.
+pub fn served_dir(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for (name, data) in files {
+        std::fs::write(dir.path().join(name), data).expect("a served file");
+    }
+    dir
+}
+
+/// The workspace's `hftp-server`, serving a directory on an ephemeral
+/// port of 127.0.0.1; killed on drop.
+pub struct RealServer {
+    child: Child,
+    // Kept open so that the server never writes to a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+    pub addr: SocketAddr,
+}
+
+impl RealServer {
+    pub fn start(dir: &Path) -> RealServer {
+        let binary = server_binary();
+        let mut child = Command::new(&binary)
+            .args(["-a", "127.0.0.1", "-p", "0", "-d"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
+        let mut stdout = BufReader::new(child.stdout.take().expect("a piped stdout"));
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("the server's first line");
+        // `Serving DIR on ADDR:PORT`: the address is the last word.
+        let addr = line
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no address in the server's first line {line:?}"));
+        RealServer {
+            child,
+            _stdout: stdout,
+            addr,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+impl Drop for RealServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `<target>/debug/hftp-server`, beside the directory of this test binary
+/// (`<target>/debug/deps/`).
+fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let binary = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join(format!("hftp-server{}", std::env::consts::EXE_SUFFIX)))
+        .expect("the test binary is in <target>/<profile>/deps");
+    assert!(
+        binary.is_file(),
+        "{} is missing: these tests run the real server. Build it with \
+         `cargo build -p hftp-server`, or run `cargo nextest run --workspace`, \
+         which builds it.",
+        binary.display()
+    );
+    binary
+}
+
+/// How a [`FakeServer`] departs from our server's ways.
+#[derive(Debug, Clone, Default)]
+pub struct Quirks {
+    /// Break slice bodies into lines of this many base64 characters.
+    pub body_line_len: Option<usize>,
+    /// Write replies one byte at a time.
+    pub trickle: bool,
+    /// Close the connection at `quit` without answering it.
+    pub close_at_quit: bool,
+    /// Cut the first N slice replies short: send `0 OK` and half the body,
+    /// then close the connection.
+    pub cut_slices: usize,
+    /// Answer every request with this instead of a real reply.
+    pub garbage: Option<&'static [u8]>,
+    /// Read requests but never answer.
+    pub silent: bool,
+    /// Close the connection after answering this many requests.
+    pub requests_per_connection: Option<usize>,
+}
+
+/// An in-process HFTP server over in-memory files, on an ephemeral port
+/// of 127.0.0.1. Its threads end with the test process.
+pub struct FakeServer {
+    pub addr: SocketAddr,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicUsize>,
+}
+
+impl FakeServer {
+    pub fn start(files: &[(&str, &[u8])], quirks: Quirks) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a listening socket");
+        let addr = listener.local_addr().expect("its address");
+        let files: BTreeMap<FileName, Vec<u8>> = files
+            .iter()
+            .map(|(name, data)| (FileName::new(name).expect("a valid name"), data.to_vec()))
+            .collect();
+        let files = Arc::new(files);
+        let cuts_left = Arc::new(Mutex::new(quirks.cut_slices));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let files = Arc::clone(&files);
+                let quirks = quirks.clone();
+                let cuts_left = Arc::clone(&cuts_left);
+                thread::spawn(move || serve(stream, &files, &quirks, &cuts_left));
+            }
+        });
+        FakeServer { addr, connections }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+fn serve(
+    mut stream: TcpStream,
+    files: &BTreeMap<FileName, Vec<u8>>,
+    quirks: &Quirks,
+    cuts_left: &Mutex<usize>,
+) {
+    let mut decoder = RequestDecoder::new();
+    let mut input = vec![0; 64 * 1024];
+    let mut answered = 0;
+    loop {
+        let read = match stream.read(&mut input) {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        let mut out = Vec::new();
+        let mut close = false;
+        for event in decoder.events(&input[..read]) {
+            if quirks.requests_per_connection == Some(answered) {
+                close = true;
+                break;
+            }
+            answered += 1;
+            if quirks.silent {
+                continue;
+            }
+            if let Some(garbage) = quirks.garbage {
+                out.extend_from_slice(garbage);
+                continue;
+            }
+            match event {
+                Event::Request(Request::GetFileListing) => {
+                    let mut names: Vec<FileName> = files.keys().copied().collect();
+                    encode_listing(&mut names, &mut out);
+                }
+                Event::Request(Request::GetMetadata { name }) => match files.get(&name) {
+                    Some(data) => encode_metadata(data.len() as u64, &mut out),
+                    None => encode_status(Status::FileNotFound, &mut out),
+                },
+                Event::Request(Request::GetSlice { name, offset, size }) => {
+                    let Some(data) = files.get(&name) else {
+                        encode_status(Status::FileNotFound, &mut out);
+                        continue;
+                    };
+                    if let Err(status) = check_slice(offset, size, data.len() as u64) {
+                        encode_status(status, &mut out);
+                        continue;
+                    }
+                    let slice = &data[offset as usize..][..size as usize];
+                    let cut = {
+                        let mut cuts_left = cuts_left.lock().expect("the cut counter");
+                        let cut = *cuts_left > 0;
+                        *cuts_left = cuts_left.saturating_sub(1);
+                        cut
+                    };
+                    let before = out.len();
+                    encode_slice(slice, quirks.body_line_len, &mut out);
+                    if cut {
+                        let body = out.len() - before - "0 OK\r\n".len();
+                        out.truncate(out.len() - body / 2);
+                        close = true;
+                        break;
+                    }
+                }
+                Event::Request(Request::Quit) => {
+                    if !quirks.close_at_quit {
+                        encode_status(Status::Ok, &mut out);
+                    }
+                    close = true;
+                }
+                Event::Refused(status) => {
+                    encode_status(status, &mut out);
+                    close = status.is_fatal();
+                }
+            }
+        }
+        let written = if quirks.trickle {
+            out.chunks(1).try_for_each(|byte| stream.write_all(byte))
+        } else {
+            stream.write_all(&out)
+        };
+        if written.is_err() || close {
+            return;
+        }
+    }
+}
+
+/// `0 OK` and the slice in base64, on lines of `line_len` characters if
+/// given (one line otherwise).
+fn encode_slice(slice: &[u8], line_len: Option<usize>, out: &mut Vec<u8>) {
+    let mut body = Vec::new();
+    let mut encoder = SliceEncoder::new(slice.len() as u64, out);
+    encoder.encode(slice, &mut body);
+    encoder.finish(&mut body).expect("the whole slice was fed");
+    let Some(line_len) = line_len else {
+        out.extend_from_slice(&body);
+        return;
+    };
+    let base64 = &body[..body.len() - 2];
+    for line in base64.chunks(line_len) {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    if base64.is_empty() {
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens (it was free a moment ago).
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a listening socket");
+    listener.local_addr().expect("its address").port()
+}
+
+/// The `hftp` binary, set to talk to `port` on 127.0.0.1 and to run in
+/// `dir`, with no HFTP_* variables from the environment.
+pub fn hftp(port: u16, dir: &Path) -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::new(env!("CARGO_BIN_EXE_hftp"));
+    command
+        .current_dir(dir)
+        .env_remove("HFTP_HOST")
+        .env_remove("HFTP_PORT")
+        .env_remove("HFTP_TIMEOUT")
+        .env("HFTP_HISTORY", dir.join(".hftp_history"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    command
+}
