@@ -9,6 +9,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 #[cfg(test)]
 mod tidy;
 
@@ -17,6 +18,9 @@ usage: cargo xtask <task>
 
 tasks:
   ci      the one test command: fmt, clippy, tests, doc tests, docs
+  bench   the end-to-end benchmark against redis PING and a loopback blast
+          (`cargo xtask bench --help`); opt-in, not part of `ci`. The micro
+          benchmarks are separate: `cargo bench -p hftp-proto`
   help    this text
 ";
 
@@ -24,6 +28,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("bench") => bench::main(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())

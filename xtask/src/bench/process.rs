@@ -1,0 +1,271 @@
+//! What a bench run starts and must clean up: the served directory, the
+//! server, and redis. Each stops or disappears when dropped, so a failed
+//! run leaves nothing behind.
+
+use std::env;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// The small file's size: the one in HFTP.md's example.
+pub const SMALL_FILE_LEN: usize = 3199;
+/// The slice file repeats a pseudo-random pattern of this many bytes:
+/// whole base64 groups (a multiple of 3), 1 MiB once encoded.
+pub const PATTERN_LEN: usize = 3 << 18;
+/// How long a server may take to say it is ready.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The pseudo-random bytes the data files are made of (xorshift64*, so
+/// base64 and the kernel see no easy structure within a pattern).
+pub fn pattern() -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut out = Vec::with_capacity(PATTERN_LEN + 8);
+    while out.len() < PATTERN_LEN {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        out.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(PATTERN_LEN);
+    out
+}
+
+/// A temporary served directory, removed when dropped.
+#[derive(Debug)]
+pub struct DataDir {
+    path: PathBuf,
+}
+
+impl DataDir {
+    /// Creates the directory with `small` ([`SMALL_FILE_LEN`] bytes) and
+    /// `large` (`size` bytes of the repeated [`pattern`]).
+    pub fn create(small: &str, large: &str, size: u64) -> Result<DataDir> {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let path = env::temp_dir().join(format!(
+            "hftp-bench-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        if path.exists() {
+            fs::remove_dir_all(&path)
+                .with_context(|| format!("could not clear {}", path.display()))?;
+        }
+        fs::create_dir_all(&path)
+            .with_context(|| format!("could not create {}", path.display()))?;
+        let dir = DataDir { path };
+        let pattern = pattern();
+        let small_path = dir.path.join(small);
+        fs::write(&small_path, &pattern[..SMALL_FILE_LEN])
+            .with_context(|| format!("could not write {}", small_path.display()))?;
+        let large_path = dir.path.join(large);
+        let write = || -> std::io::Result<()> {
+            let mut file = File::create(&large_path)?;
+            let mut left = size;
+            while left > 0 {
+                let n = usize::try_from(left).map_or(PATTERN_LEN, |left| left.min(PATTERN_LEN));
+                file.write_all(&pattern[..n])?;
+                left -= n as u64;
+            }
+            file.sync_all()
+        };
+        write().with_context(|| format!("could not write {}", large_path.display()))?;
+        Ok(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        if let Err(error) = fs::remove_dir_all(&self.path) {
+            eprintln!(
+                "xtask bench: could not remove {}: {error}",
+                self.path.display()
+            );
+        }
+    }
+}
+
+/// A child process killed and reaped when dropped.
+#[derive(Debug)]
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A running `hftp-server`.
+#[derive(Debug)]
+pub struct Server {
+    child: Guard,
+    addr: SocketAddr,
+    /// Kept open: the server may still write to its stdout.
+    _stdout: mpsc::Receiver<BufReader<ChildStdout>>,
+}
+
+impl Server {
+    /// Starts `binary` serving `dir` on a free loopback port, logging only
+    /// errors, and waits for its `Serving DIR on ADDR:PORT` line.
+    pub fn start(binary: &Path, dir: &Path) -> Result<Server> {
+        let child = Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", "0", "-qq", "-d"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not start {}", binary.display()))?;
+        let mut child = Guard(child);
+        let stdout = child.0.stdout.take().context("no stdout")?;
+        // The line is read in a thread so that a server that never prints
+        // it fails the run instead of hanging it.
+        let (line_tx, line_rx) = mpsc::channel();
+        let (stdout_tx, stdout_rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut stdout = BufReader::new(stdout);
+            let mut line = String::new();
+            let read = stdout.read_line(&mut line).map(|_| line);
+            let _ = line_tx.send(read);
+            let _ = stdout_tx.send(stdout);
+        });
+        let line = match line_rx.recv_timeout(START_TIMEOUT) {
+            Ok(line) => line.context("could not read the server's stdout")?,
+            Err(_) => bail!("hftp-server did not say where it serves within {START_TIMEOUT:?}"),
+        };
+        let addr = line
+            .trim_end()
+            .rsplit_once(" on ")
+            .and_then(|(_, addr)| addr.parse().ok())
+            .with_context(|| {
+                format!("hftp-server printed {line:?}, not `Serving DIR on ADDR:PORT`")
+            })?;
+        Ok(Server {
+            child,
+            addr,
+            _stdout: stdout_rx,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's peak resident set size so far, in bytes (`VmHWM`).
+    pub fn peak_rss(&self) -> Result<u64> {
+        let path = format!("/proc/{}/status", self.child.0.id());
+        let status = fs::read_to_string(&path).with_context(|| format!("could not read {path}"))?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().strip_suffix("kB"))
+            .and_then(|kib| kib.trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+            .with_context(|| format!("no VmHWM in {path}"))
+    }
+}
+
+/// A running `redis-server` without persistence, on a free loopback port.
+#[derive(Debug)]
+pub struct Redis {
+    _child: Guard,
+    addr: SocketAddr,
+}
+
+impl Redis {
+    pub fn start(binary: &Path) -> Result<Redis> {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|listener| listener.local_addr())
+            .context("could not find a free port")?
+            .port();
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let child = Command::new(binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("could not start {}", binary.display()))?;
+        let mut child = Guard(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if ping(addr) {
+                return Ok(Redis {
+                    _child: child,
+                    addr,
+                });
+            }
+            if let Some(status) = child.0.try_wait()? {
+                bail!("redis-server exited at start ({status})");
+            }
+            if Instant::now() > deadline {
+                bail!("redis-server did not answer PING within {START_TIMEOUT:?}");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+fn ping(addr: SocketAddr) -> bool {
+    let attempt = || -> std::io::Result<bool> {
+        let mut stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+        stream.write_all(b"PING\r\n")?;
+        let mut reply = [0; 7];
+        stream.read_exact(&mut reply)?;
+        Ok(&reply == b"+PONG\r\n")
+    };
+    attempt().unwrap_or(false)
+}
+
+/// The first executable called `name` in `PATH`.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    env::split_paths(&env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_is_whole_base64_groups() {
+        let pattern = pattern();
+        assert_eq!(pattern.len(), PATTERN_LEN);
+        assert_eq!(PATTERN_LEN % 3, 0);
+        assert_ne!(pattern[..8], pattern[8..16]);
+    }
+
+    #[test]
+    fn data_dir_is_made_and_removed() -> Result<()> {
+        let dir = DataDir::create("a.txt", "b.bin", PATTERN_LEN as u64 + 7)?;
+        let path = dir.path().to_owned();
+        assert_eq!(
+            fs::metadata(path.join("a.txt"))?.len(),
+            SMALL_FILE_LEN as u64
+        );
+        assert_eq!(
+            fs::metadata(path.join("b.bin"))?.len(),
+            PATTERN_LEN as u64 + 7
+        );
+        drop(dir);
+        assert!(!path.exists());
+        Ok(())
+    }
+}

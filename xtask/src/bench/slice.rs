@@ -1,0 +1,225 @@
+//! The bulk figures: one `get_slice` decoded at the client, and its
+//! ceiling, the same reply bytes blasted over a loopback socket.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use hftp_proto::{FileName, ReplyDecoder, ReplyEvent, Request, SliceEncoder, Status};
+
+use super::process::{PATTERN_LEN, pattern};
+
+/// Bytes read from the socket at once, by both readers alike.
+const READ_BUF_LEN: usize = 1 << 20;
+/// The blast writer's socket send buffer ("large buffers"; Linux caps it
+/// at `net.core.wmem_max`).
+const BLAST_SEND_BUFFER: usize = 4 << 20;
+/// How long a reader waits for bytes before the run fails.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Asks the server at `addr` for the whole of `name` (`size` bytes) and
+/// decodes the reply; returns the time from the request to the reply's end.
+pub fn hftp_slice(addr: SocketAddr, name: &str, size: u64) -> Result<Duration> {
+    let request = Request::GetSlice {
+        name: FileName::new(name).context("the slice file's name")?,
+        offset: 0,
+        size,
+    };
+    let mut wire = Vec::new();
+    request.encode(&mut wire);
+    let mut decoder = ReplyDecoder::new(&request);
+    let mut buf = vec![0; READ_BUF_LEN];
+    let mut stream =
+        TcpStream::connect(addr).with_context(|| format!("could not connect to {addr}"))?;
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    let start = Instant::now();
+    stream.write_all(&wire)?;
+    let mut payload = 0u64;
+    'reply: loop {
+        let read = stream.read(&mut buf).context("read failed")?;
+        if read == 0 {
+            decoder.finish()?;
+            bail!("the server closed the connection after the reply");
+        }
+        let mut input = &buf[..read];
+        loop {
+            let (consumed, event) = decoder.decode(input)?;
+            input = &input[consumed..];
+            match event {
+                Some(ReplyEvent::Status(status)) if status != Status::Ok => {
+                    bail!("the slice was refused: {status}")
+                }
+                Some(ReplyEvent::Data(data)) => payload += data.len() as u64,
+                Some(ReplyEvent::End) => break 'reply,
+                Some(_) => {}
+                None => break,
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    if payload != size {
+        bail!("the slice decoded to {payload} bytes, not {size}");
+    }
+    Ok(elapsed)
+}
+
+/// The exact bytes of the server's reply to a slice of the whole slice
+/// file, pre-encoded: the file repeats a pattern of whole base64 groups,
+/// so its base64 repeats the pattern's.
+#[derive(Debug)]
+pub struct BlastData {
+    /// The slice's size: the payload the reply stands for.
+    size: u64,
+    /// The pattern's base64.
+    chunk: Vec<u8>,
+    /// How many times the whole pattern is sent.
+    chunks: u64,
+    /// The last, partial pattern's base64 and the final CRLF.
+    tail: Vec<u8>,
+}
+
+impl BlastData {
+    /// The reply to a slice of `size` bytes of the slice file.
+    pub fn new(size: u64) -> BlastData {
+        let pattern = pattern();
+        let whole = encode(&pattern);
+        let chunk = whole[STATUS_LINE.len()..whole.len() - 2].to_vec();
+        let rest = usize::try_from(size % PATTERN_LEN as u64).unwrap_or(0);
+        let tail = encode(&pattern[..rest])[STATUS_LINE.len()..].to_vec();
+        BlastData {
+            size,
+            chunk,
+            chunks: size / PATTERN_LEN as u64,
+            tail,
+        }
+    }
+
+    /// Every byte of the reply, status line included.
+    fn wire_len(&self) -> u64 {
+        STATUS_LINE.len() as u64 + SliceEncoder::encoded_len(self.size)
+    }
+}
+
+const STATUS_LINE: &[u8] = b"0 OK\r\n";
+
+/// `0 OK\r\n`, `data` in base64, CRLF: a slice reply.
+fn encode(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 3 * 4 + 16);
+    let mut encoder = SliceEncoder::new(data.len() as u64, &mut out);
+    encoder.encode(data, &mut out);
+    if encoder.finish(&mut out).is_err() {
+        unreachable!("all of the data was fed");
+    }
+    out
+}
+
+/// One thread writes the pre-encoded reply over a loopback socket with a
+/// large send buffer once the reader asks; the reader counts and discards
+/// it. Returns the time from the request to the last byte.
+pub fn blast(data: &BlastData) -> Result<Duration> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("could not listen on loopback")?;
+    let mut reader = TcpStream::connect(listener.local_addr()?)?;
+    reader.set_read_timeout(Some(READ_TIMEOUT))?;
+    let total = data.wire_len();
+    thread::scope(|scope| {
+        let writer = scope.spawn(|| -> Result<()> {
+            let (mut stream, _) = listener.accept()?;
+            set_send_buffer(&stream, BLAST_SEND_BUFFER)?;
+            let mut request = [0; 1];
+            stream.read_exact(&mut request)?;
+            stream.write_all(STATUS_LINE)?;
+            for _ in 0..data.chunks {
+                stream.write_all(&data.chunk)?;
+            }
+            stream.write_all(&data.tail)?;
+            Ok(())
+        });
+        let mut buf = vec![0; READ_BUF_LEN];
+        let start = Instant::now();
+        reader.write_all(b"g")?;
+        let mut received = 0u64;
+        while received < total {
+            let read = reader.read(&mut buf).context("read failed")?;
+            if read == 0 {
+                bail!("the blast writer closed after {received} of {total} bytes");
+            }
+            received += read as u64;
+        }
+        let elapsed = start.elapsed();
+        match writer.join() {
+            Ok(result) => result.context("the blast writer failed")?,
+            Err(_) => bail!("the blast writer panicked"),
+        }
+        Ok(elapsed)
+    })
+}
+
+#[cfg(unix)]
+fn set_send_buffer(stream: &TcpStream, bytes: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap_or(4);
+    // SAFETY: the descriptor is the live socket `stream` owns, and the
+    // option value points at a `c_int` of the length passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&raw const value).cast(),
+            len,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+fn set_send_buffer(_stream: &TcpStream, _bytes: usize) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blast_bytes_are_the_reply_to_a_slice_of_the_file() {
+        for size in [
+            0,
+            1,
+            2,
+            3,
+            PATTERN_LEN as u64 - 1,
+            PATTERN_LEN as u64 * 2 + 5,
+        ] {
+            let data = BlastData::new(size);
+            let file: Vec<u8> = pattern()
+                .iter()
+                .copied()
+                .cycle()
+                .take(usize::try_from(size).unwrap_or(0))
+                .collect();
+            let mut wire = STATUS_LINE.to_vec();
+            for _ in 0..data.chunks {
+                wire.extend_from_slice(&data.chunk);
+            }
+            wire.extend_from_slice(&data.tail);
+            assert_eq!(wire, encode(&file), "size {size}");
+            assert_eq!(wire.len() as u64, data.wire_len());
+        }
+    }
+
+    #[test]
+    fn blast_runs() -> Result<()> {
+        let elapsed = blast(&BlastData::new(5 << 20))?;
+        assert!(elapsed > Duration::ZERO);
+        Ok(())
+    }
+}
