@@ -95,8 +95,11 @@ pub fn serve(stream: TcpStream, shared: &Shared) {
         chunk: Vec::new(),
     };
     let end = connection.run();
+    // A peer that vanishes (EPIPE, ECONNRESET) is routine: debug only.
     match &end {
-        End::WriteFailed(_) | End::ReadFailed(_) => log::debug!("{peer}: closed: {end}"),
+        End::WriteFailed(error) | End::ReadFailed(error) if !is_timeout(error) => {
+            log::debug!("{peer}: closed: {end}");
+        }
         _ => log::info!("{peer}: closed: {end}"),
     }
 }

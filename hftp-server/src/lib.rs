@@ -31,6 +31,8 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod connection;
 pub mod files;
 pub mod logger;

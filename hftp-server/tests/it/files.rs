@@ -1,0 +1,137 @@
+//! The served directory: looked up at each request, links, hidden files.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+
+use hftp_proto::{Request, Status};
+
+use crate::support::{Reply, Server, metadata, slice};
+
+#[test]
+fn the_directory_is_deleted_and_re_created_while_serving() {
+    let parent = tempfile::tempdir().expect("a temporary directory");
+    let dir = parent.path().join("testdata");
+    fs::create_dir(&dir).expect("the served directory");
+    fs::write(dir.join("old"), "old").expect("a file");
+    let server = Server::serve(&dir, &[]);
+    let mut client = server.connect();
+    assert_eq!(
+        client.ask(&Request::GetFileListing),
+        Reply::Listing(vec!["old".into()])
+    );
+
+    fs::remove_dir_all(&dir).expect("remove the directory");
+    assert_eq!(
+        client.ask(&metadata("old")),
+        Reply::Status(Status::FileNotFound)
+    );
+    assert_eq!(
+        client.ask(&Request::GetFileListing),
+        Reply::Status(Status::FileNotFound)
+    );
+
+    fs::create_dir(&dir).expect("the directory again");
+    fs::write(dir.join("new"), "brand new").expect("a file");
+    assert_eq!(
+        client.ask(&Request::GetFileListing),
+        Reply::Listing(vec!["new".into()])
+    );
+    assert_eq!(client.ask(&metadata("new")), Reply::Size(9));
+    assert_eq!(
+        client.ask(&slice("new", 6, 3)),
+        Reply::Data(b"new".to_vec())
+    );
+    assert_eq!(
+        client.ask(&metadata("old")),
+        Reply::Status(Status::FileNotFound)
+    );
+}
+
+#[test]
+fn links_are_served_only_inside_the_directory() {
+    let outside = tempfile::tempdir().expect("a temporary directory");
+    fs::write(outside.path().join("secret"), "secret").expect("a file");
+    let server = Server::start();
+    server.file("plain", "plain");
+    fs::create_dir(server.dir.join("sub")).expect("a subdirectory");
+    fs::write(server.dir.join("sub").join("deep"), "deep").expect("a file");
+    let link = |target: &std::path::Path, name: &str| {
+        symlink(target, server.dir.join(name)).expect("a link");
+    };
+    link(&outside.path().join("secret"), "leaves");
+    link("../".as_ref(), "parent");
+    link("plain".as_ref(), "same");
+    link(&server.dir.join("sub").join("deep"), "deeper");
+    link("missing".as_ref(), "dangling");
+    link("sub".as_ref(), "subdir");
+
+    let mut client = server.connect();
+    assert_eq!(
+        client.ask(&Request::GetFileListing),
+        Reply::Listing(vec!["deeper".into(), "plain".into(), "same".into()])
+    );
+    for name in ["leaves", "parent", "dangling", "subdir", "sub"] {
+        assert_eq!(
+            client.ask(&metadata(name)),
+            Reply::Status(Status::FileNotFound),
+            "{name}"
+        );
+        assert_eq!(
+            client.ask(&slice(name, 0, 0)),
+            Reply::Status(Status::FileNotFound),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        client.ask(&slice("same", 1, 3)),
+        Reply::Data(b"lai".to_vec())
+    );
+    assert_eq!(
+        client.ask(&slice("deeper", 0, 4)),
+        Reply::Data(b"deep".to_vec())
+    );
+}
+
+#[test]
+fn hidden_files_only_with_the_option() {
+    for (args, listed) in [
+        (&[][..], vec!["visible"]),
+        (&["--hidden"][..], vec![".hidden", "visible"]),
+    ] {
+        let server = Server::start_with(args);
+        server.file(".hidden", "h");
+        server.file("visible", "v");
+        let mut client = server.connect();
+        let listed: Vec<String> = listed.into_iter().map(String::from).collect();
+        let served = listed.len() == 2;
+        assert_eq!(client.ask(&Request::GetFileListing), Reply::Listing(listed));
+        let expected = if served {
+            Reply::Size(1)
+        } else {
+            Reply::Status(Status::FileNotFound)
+        };
+        assert_eq!(client.ask(&metadata(".hidden")), expected, "{args:?}");
+        // `.` and `..` are directories, hidden or not.
+        for name in [".", ".."] {
+            assert_eq!(
+                client.ask(&metadata(name)),
+                Reply::Status(Status::FileNotFound),
+                "{name} {args:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn names_that_cannot_be_requested_are_not_listed() {
+    let server = Server::start();
+    for name in ["with space", "tilde~", "ñ", "ok"] {
+        server.file(name, "");
+    }
+    fs::create_dir(server.dir.join("dir")).expect("a directory");
+    let mut client = server.connect();
+    assert_eq!(
+        client.ask(&Request::GetFileListing),
+        Reply::Listing(vec!["ok".into()])
+    );
+}

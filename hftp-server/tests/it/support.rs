@@ -1,0 +1,356 @@
+//! Shared helpers: start the server, talk to it, decode its replies.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use hftp_proto::{FileName, ReplyDecoder, ReplyEvent, Request, Status};
+use tempfile::TempDir;
+use wait_timeout::ChildExt;
+
+/// How long a test waits for any one read before it fails instead of
+/// hanging. Not a synchronisation: nothing is expected to take this long.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_hftp-server");
+
+/// A running server over a temporary directory; killed on drop.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    /// The served directory.
+    pub dir: PathBuf,
+    _served: Option<TempDir>,
+    logs: TempDir,
+}
+
+impl Server {
+    /// A server of a fresh, empty temporary directory.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// A server of a fresh temporary directory, with extra options.
+    pub fn start_with(args: &[&str]) -> Server {
+        let served = tempfile::tempdir().expect("a temporary directory");
+        let dir = served.path().to_owned();
+        let mut server = Server::serve(&dir, args);
+        server._served = Some(served);
+        server
+    }
+
+    /// A server of `dir`, which the caller keeps.
+    pub fn serve(dir: &Path, args: &[&str]) -> Server {
+        let logs = tempfile::tempdir().expect("a temporary directory");
+        let stderr = fs::File::create(logs.path().join("stderr")).expect("a log file");
+        let mut child = Command::new(BIN)
+            .args(["-a", "127.0.0.1", "-p", "0", "-d"])
+            .arg(dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("the server starts");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the server's first line");
+        let addr = line
+            .strip_prefix("Serving ")
+            .and_then(|rest| rest.trim_end().rsplit_once(" on "))
+            .and_then(|(_, addr)| addr.parse().ok());
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "not a `Serving DIR on ADDR:PORT` line: {line:?}; stderr: {}",
+                fs::read_to_string(logs.path().join("stderr")).unwrap_or_default()
+            );
+        };
+        Server {
+            child,
+            addr,
+            dir: dir.to_owned(),
+            _served: None,
+            logs,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server logged so far.
+    pub fn stderr(&self) -> String {
+        let bytes = fs::read(self.logs.path().join("stderr")).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Writes `content` to `name` in the served directory.
+    pub fn file(&self, name: &str, content: impl AsRef<[u8]>) {
+        fs::write(self.dir.join(name), content).expect("a file in the served directory");
+    }
+
+    /// A line of `/proc/PID/status` in KiB, e.g. `VmHWM`.
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the server's /proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|value| value.trim().strip_suffix("kB"))
+            .and_then(|kib| kib.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in {status}"))
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends `signal` to the server.
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.pid()).expect("a pid");
+        // SAFETY: `kill` has no memory-safety preconditions.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "kill: {}", io::Error::last_os_error());
+    }
+
+    /// Waits for the process to exit (bounded by [`PATIENCE`]).
+    pub fn wait(&mut self) -> ExitStatus {
+        match self
+            .child
+            .wait_timeout(PATIENCE)
+            .expect("waiting for the server")
+        {
+            Some(status) => status,
+            None => panic!("the server did not exit; stderr: {}", self.stderr()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- server stderr ---\n{}", self.stderr());
+        }
+    }
+}
+
+/// What a reply said, decoded by `hftp_proto::ReplyDecoder`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// A status without a body (any refusal, and `quit`'s `0 OK`).
+    Status(Status),
+    Listing(Vec<String>),
+    Size(u64),
+    Data(Vec<u8>),
+}
+
+/// A test client over one connection.
+pub struct Client {
+    pub stream: TcpStream,
+    /// Bytes received but not yet decoded.
+    pending: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect to the server");
+        stream
+            .set_read_timeout(Some(PATIENCE))
+            .expect("a read timeout");
+        stream
+            .set_write_timeout(Some(PATIENCE))
+            .expect("a write timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Client {
+            stream,
+            pending: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send to the server");
+    }
+
+    /// Sends `request` and decodes its reply.
+    pub fn ask(&mut self, request: &Request) -> Reply {
+        let mut wire = Vec::new();
+        request.encode(&mut wire);
+        self.send(&wire);
+        self.reply(request)
+    }
+
+    /// Decodes the next reply, expected to answer `request`.
+    pub fn reply(&mut self, request: &Request) -> Reply {
+        let stream = &mut self.stream;
+        decode_next(&mut self.pending, request, |pending| fill(stream, pending))
+    }
+
+    /// The next status line of a reply without a body (the answer to a
+    /// malformed request, which no `Request` can encode).
+    pub fn status(&mut self) -> Status {
+        match self.reply(&Request::Quit) {
+            Reply::Status(status) => status,
+            other => panic!("not a bare status: {other:?}"),
+        }
+    }
+
+    /// Exactly the next `len` raw bytes.
+    pub fn read_some(&mut self, len: usize) -> Vec<u8> {
+        while self.pending.len() < len {
+            if self.fill() == 0 {
+                panic!("EOF after {:?}", String::from_utf8_lossy(&self.pending));
+            }
+        }
+        self.pending.drain(..len).collect()
+    }
+
+    fn fill(&mut self) -> usize {
+        fill(&mut self.stream, &mut self.pending)
+    }
+
+    /// Asserts the server closed the connection cleanly (EOF, not a reset)
+    /// with nothing more to say.
+    pub fn expect_eof(&mut self) {
+        assert_eq!(self.pending, b"", "unexpected bytes before EOF");
+        let mut buf = [0; 1024];
+        match self.stream.read(&mut buf) {
+            Ok(0) => {}
+            Ok(read) => panic!("unexpected bytes before EOF: {:?}", &buf[..read]),
+            Err(error) => panic!("no clean EOF: {error}"),
+        }
+    }
+
+    /// Everything up to EOF, raw; a reset after some bytes is an error.
+    pub fn read_to_eof(&mut self) -> Vec<u8> {
+        let mut all = std::mem::take(&mut self.pending);
+        self.stream.read_to_end(&mut all).expect("a clean EOF");
+        all
+    }
+
+    /// Reads up to EOF or a reset, whichever ends the connection; returns
+    /// what arrived.
+    pub fn read_until_closed(&mut self) -> Vec<u8> {
+        let mut all = std::mem::take(&mut self.pending);
+        let mut buf = [0; 64 * 1024];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return all,
+                Ok(read) => all.extend_from_slice(&buf[..read]),
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    return all;
+                }
+                Err(error) => panic!("reading until closed: {error}"),
+            }
+        }
+    }
+}
+
+/// Reads more bytes from `stream` into `pending`; 0 at EOF.
+fn fill(stream: &mut TcpStream, pending: &mut Vec<u8>) -> usize {
+    let mut buf = [0; 64 * 1024];
+    let read = stream.read(&mut buf).expect("a reply from the server");
+    pending.extend_from_slice(&buf[..read]);
+    read
+}
+
+/// The reply to `request` in `wire`, which holds it whole.
+pub fn decode(request: &Request, wire: &[u8]) -> Reply {
+    let mut pending = wire.to_vec();
+    let reply = decode_next(&mut pending, request, |_| 0);
+    assert_eq!(pending, b"", "bytes after the reply");
+    reply
+}
+
+/// Decodes the reply to `request` from the front of `pending`, calling
+/// `more` (which returns 0 at EOF) when it needs more bytes.
+fn decode_next(
+    pending: &mut Vec<u8>,
+    request: &Request,
+    mut more: impl FnMut(&mut Vec<u8>) -> usize,
+) -> Reply {
+    let mut decoder = ReplyDecoder::new(request);
+    let mut status = None;
+    let mut names = Vec::new();
+    let mut size = None;
+    let mut data = Vec::new();
+    let mut start = 0;
+    loop {
+        let (consumed, event) = decoder
+            .decode(&pending[start..])
+            .unwrap_or_else(|error| panic!("a bad reply to {request:?}: {error}"));
+        start += consumed;
+        match event {
+            Some(ReplyEvent::Status(s)) => status = Some(s),
+            Some(ReplyEvent::FileName(name)) => names.push(name.to_string()),
+            Some(ReplyEvent::Size(s)) => size = Some(s),
+            Some(ReplyEvent::Data(bytes)) => data.extend_from_slice(bytes),
+            Some(ReplyEvent::End) => break,
+            None => {
+                pending.drain(..start);
+                start = 0;
+                if more(pending) == 0 {
+                    panic!("the connection ended in the reply to {request:?}");
+                }
+            }
+        }
+    }
+    pending.drain(..start);
+    let status = status.expect("a status line");
+    match (status, request) {
+        (Status::Ok, Request::GetFileListing) => Reply::Listing(names),
+        (Status::Ok, Request::GetMetadata { .. }) => Reply::Size(size.expect("a size")),
+        (Status::Ok, Request::GetSlice { .. }) => Reply::Data(data),
+        (status, _) => Reply::Status(status),
+    }
+}
+
+pub fn name(text: &str) -> FileName {
+    FileName::new(text).expect("a valid file name")
+}
+
+pub fn metadata(file: &str) -> Request {
+    Request::GetMetadata { name: name(file) }
+}
+
+pub fn slice(file: &str, offset: u64, size: u64) -> Request {
+    Request::GetSlice {
+        name: name(file),
+        offset,
+        size,
+    }
+}
+
+/// `len` bytes of a deterministic pseudo-random sequence (xorshift) seeded
+/// by `seed`: content no two tests or offsets share by accident.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}

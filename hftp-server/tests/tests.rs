@@ -1,0 +1,18 @@
+//! End-to-end tests: the real `hftp-server` binary on an ephemeral port over
+//! a temporary directory, spoken to over real sockets.
+
+#[path = "it/support.rs"]
+mod support;
+
+#[path = "it/big.rs"]
+mod big;
+#[path = "it/cli.rs"]
+mod cli;
+#[path = "it/commands.rs"]
+mod commands;
+#[path = "it/files.rs"]
+mod files;
+#[path = "it/framing.rs"]
+mod framing;
+#[path = "it/robustness.rs"]
+mod robustness;
