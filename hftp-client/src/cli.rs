@@ -64,6 +64,7 @@ pub struct Cli {
 
 /// Where the server is.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Server options")]
 pub struct ServerArgs {
     /// The server's host name or IP address.
     #[arg(
@@ -223,7 +224,8 @@ pub enum ShellCommand {
     Ls(LsArgs),
     /// Print the size of a file, in bytes
     Stat(StatArgs),
-    /// Download files (see `help get`)
+    /// Download files
+    #[command(long_about = GET_LONG_ABOUT)]
     Get(GetArgs),
     /// Write a file, or part of it, to standard output
     Cat(CatArgs),

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use hftp_client::{Client, Error, FileName};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::cli::GetArgs;
@@ -82,13 +82,21 @@ fn download(
     let bar = progress_bar(name, size, start, show_progress);
 
     let segments = u64::from(args.parallel).min((size - start).div_ceil(MIN_SEGMENT_LEN));
-    if segments > 1 {
+    let transferred = if segments > 1 {
         parallel(
             session, name, &file, &part, &holes, start, size, segments, &bar,
-        )?;
+        )
     } else {
-        sequential(session.client()?, name, &file, start, size, &bar)?;
+        session
+            .client()
+            .and_then(|client| sequential(client, name, &file, start, size, &bar))
+            .map_err(anyhow::Error::from)
+    };
+    // Leave the bar as it stands, so the error's line comes after it.
+    if transferred.is_err() {
+        bar.abandon();
     }
+    transferred?;
     file.sync_all()
         .with_context(|| format!("cannot write {}", part.display()))?;
     drop(file);
@@ -115,7 +123,17 @@ fn download(
     }
     fs::rename(&part, target)
         .with_context(|| format!("cannot rename {} to {}", part.display(), target.display()))?;
-    bar.finish_and_clear();
+    if show_progress {
+        bar.finish_and_clear();
+        let elapsed = bar.elapsed();
+        let rate = (size - start) as f64 / elapsed.as_secs_f64().max(1e-3);
+        eprintln!(
+            "{name}: {} in {:.1}s ({}/s)",
+            HumanBytes(size - start),
+            elapsed.as_secs_f64(),
+            HumanBytes(rate as u64)
+        );
+    }
     Ok(())
 }
 

@@ -16,6 +16,8 @@
 //! The `hftp` binary of this crate is a command-line client built on it;
 //! run `hftp --help`.
 
+#![warn(missing_docs)]
+
 mod client;
 mod error;
 

@@ -14,7 +14,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::FileHistory;
 use rustyline::validate::Validator;
-use rustyline::{Config, Editor, Helper};
+use rustyline::{CompletionType, Config, Editor, Helper};
 
 use crate::cli::{SHELL_COMMANDS, ShellCommand, ShellLine};
 use crate::failure::{self, exit};
@@ -70,6 +70,7 @@ fn run_script(session: &Rc<RefCell<Session>>) -> u8 {
 fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
     let config = Config::builder()
         .auto_add_history(true)
+        .completion_type(CompletionType::List)
         .max_history_size(1000)
         .and_then(|builder| Ok(builder.history_ignore_dups(true)?.build()));
     let editor = config.and_then(Editor::<ShellHelper, FileHistory>::with_config);
@@ -80,6 +81,7 @@ fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
             return exit::LOCAL;
         }
     };
+    restore_default_sigint();
     editor.set_helper(Some(ShellHelper {
         session: Rc::clone(session),
         names: RefCell::new(None),
@@ -112,14 +114,15 @@ fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
         if line.is_empty() {
             continue;
         }
+        // Saved before the command runs: Ctrl-C during it ends the shell.
+        if let Some(path) = &history {
+            let _ = editor.save_history(path);
+        }
         match run_line(&mut session.borrow_mut(), line) {
             (Flow::Quit, _) => break,
             (Flow::Continue, Some(failed)) => code = failed,
             (Flow::Continue, None) => {}
         }
-    }
-    if let Some(path) = &history {
-        let _ = editor.save_history(path);
     }
     code
 }
@@ -166,6 +169,20 @@ fn lcd(dir: Option<&PathBuf>) -> anyhow::Result<()> {
     };
     std::env::set_current_dir(&dir)
         .map_err(|error| anyhow::Error::new(error).context(format!("lcd {}", dir.display())))
+}
+
+/// Rustyline catches SIGINT for as long as the editor lives, which would
+/// make Ctrl-C unable to stop a long download. At the prompt the terminal
+/// is in raw mode, where Ctrl-C arrives as a key, not a signal, so the
+/// editor does not need the handler: give SIGINT its default action back,
+/// so that Ctrl-C during a command ends the shell (a download's `.part`
+/// stays, for `get -c`).
+fn restore_default_sigint() {
+    // SAFETY: installing the default disposition runs no code of ours in
+    // a signal context; rustyline's handler is simply no longer called.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
 }
 
 fn history_path() -> Option<PathBuf> {
