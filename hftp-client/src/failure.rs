@@ -51,6 +51,20 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     exit::LOCAL
 }
 
+/// Whether the failure is only that our stdout was closed by its reader
+/// (`hftp ls | head -1`): not worth a message, nor a failing exit code.
+pub fn is_closed_stdout(error: &anyhow::Error) -> bool {
+    for cause in error.chain() {
+        if cause.is::<Error>() {
+            return false;
+        }
+        if let Some(error) = cause.downcast_ref::<io::Error>() {
+            return error.kind() == io::ErrorKind::BrokenPipe;
+        }
+    }
+    false
+}
+
 /// The failure as one sentence: what was being done, then why, with the
 /// server named where it is to blame, e.g.
 /// `get foo.txt: file not found on 127.0.0.1:19500`.

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
     let _ = io::stdout().flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if failure::is_closed_stdout(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("hftp: {}", failure::message(&error, &session.server()));
             ExitCode::from(failure::exit_code(&error))
