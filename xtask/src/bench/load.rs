@@ -71,6 +71,15 @@ impl Outcome {
         self.replies as f64 / self.window.as_secs_f64()
     }
 
+    /// Both runs as one.
+    pub fn merge(mut self, other: Outcome) -> Outcome {
+        self.replies += other.replies;
+        self.window += other.window;
+        self.latencies.extend(other.latencies);
+        self.latencies.sort_unstable();
+        self
+    }
+
     /// The `q`-quantile of the batch latencies (`0.0..=1.0`).
     pub fn latency(&self, q: f64) -> Option<Duration> {
         let last = self.latencies.len().checked_sub(1)?;
@@ -90,8 +99,8 @@ impl Outcome {
 
 fn micros(duration: Duration) -> String {
     let us = duration.as_secs_f64() * 1e6;
-    if us >= 10_000.0 {
-        format!("{:.1} ms", us / 1e3)
+    if us >= 1_000.0 {
+        format!("{:.2} ms", us / 1e3)
     } else {
         format!("{us:.0} µs")
     }
@@ -274,5 +283,12 @@ mod tests {
         assert_eq!(outcome.latency(0.5), Some(Duration::from_micros(51)));
         assert_eq!(outcome.latency(0.99), Some(Duration::from_micros(99)));
         assert_eq!(outcome.latency(1.0), Some(Duration::from_micros(100)));
+        let merged = outcome.merge(Outcome {
+            replies: 50,
+            window: Duration::from_secs(1),
+            latencies: vec![0],
+        });
+        assert_eq!(merged.per_second(), 75.0);
+        assert_eq!(merged.latency(0.0), Some(Duration::ZERO));
     }
 }

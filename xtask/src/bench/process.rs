@@ -8,7 +8,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -45,15 +44,10 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    /// Creates the directory with `small` ([`SMALL_FILE_LEN`] bytes) and
-    /// `large` (`size` bytes of the repeated [`pattern`]).
-    pub fn create(small: &str, large: &str, size: u64) -> Result<DataDir> {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let path = env::temp_dir().join(format!(
-            "hftp-bench-{}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::Relaxed)
-        ));
+    /// Creates the directory `path`, emptied first if it exists, with
+    /// `small` ([`SMALL_FILE_LEN`] bytes) and `large` (`size` bytes of the
+    /// repeated [`pattern`]).
+    pub fn create(path: PathBuf, small: &str, large: &str, size: u64) -> Result<DataDir> {
         if path.exists() {
             fs::remove_dir_all(&path)
                 .with_context(|| format!("could not clear {}", path.display()))?;
@@ -254,7 +248,8 @@ mod tests {
 
     #[test]
     fn data_dir_is_made_and_removed() -> Result<()> {
-        let dir = DataDir::create("a.txt", "b.bin", PATTERN_LEN as u64 + 7)?;
+        let path = env::temp_dir().join(format!("hftp-bench-test-{}", std::process::id()));
+        let dir = DataDir::create(path, "a.txt", "b.bin", PATTERN_LEN as u64 + 7)?;
         let path = dir.path().to_owned();
         assert_eq!(
             fs::metadata(path.join("a.txt"))?.len(),

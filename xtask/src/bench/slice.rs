@@ -19,9 +19,19 @@ const BLAST_SEND_BUFFER: usize = 4 << 20;
 /// How long a reader waits for bytes before the run fails.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What the client does with a slice reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Decode it with `hftp_proto::ReplyDecoder`: the real figure.
+    Decode,
+    /// Only count its bytes, as the blast reader does: how fast the server
+    /// alone can go.
+    Count,
+}
+
 /// Asks the server at `addr` for the whole of `name` (`size` bytes) and
-/// decodes the reply; returns the time from the request to the reply's end.
-pub fn hftp_slice(addr: SocketAddr, name: &str, size: u64) -> Result<Duration> {
+/// reads the reply; returns the time from the request to the reply's end.
+pub fn hftp_slice(addr: SocketAddr, name: &str, size: u64, reading: Reading) -> Result<Duration> {
     let request = Request::GetSlice {
         name: FileName::new(name).context("the slice file's name")?,
         offset: 0,
@@ -29,16 +39,33 @@ pub fn hftp_slice(addr: SocketAddr, name: &str, size: u64) -> Result<Duration> {
     };
     let mut wire = Vec::new();
     request.encode(&mut wire);
-    let mut decoder = ReplyDecoder::new(&request);
     let mut buf = vec![0; READ_BUF_LEN];
     let mut stream =
         TcpStream::connect(addr).with_context(|| format!("could not connect to {addr}"))?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     let start = Instant::now();
     stream.write_all(&wire)?;
+    match reading {
+        Reading::Decode => {
+            let payload = decode_reply(&mut stream, &request, &mut buf)?;
+            if payload != size {
+                bail!("the slice decoded to {payload} bytes, not {size}");
+            }
+        }
+        Reading::Count => {
+            let total = STATUS_LINE.len() as u64 + SliceEncoder::encoded_len(size);
+            count_bytes(&mut stream, total, &mut buf)?;
+        }
+    }
+    Ok(start.elapsed())
+}
+
+/// Reads and decodes the reply to `request`; returns the payload's size.
+fn decode_reply(stream: &mut TcpStream, request: &Request, buf: &mut [u8]) -> Result<u64> {
+    let mut decoder = ReplyDecoder::new(request);
     let mut payload = 0u64;
-    'reply: loop {
-        let read = stream.read(&mut buf).context("read failed")?;
+    loop {
+        let read = stream.read(buf).context("read failed")?;
         if read == 0 {
             decoder.finish()?;
             bail!("the server closed the connection after the reply");
@@ -52,17 +79,25 @@ pub fn hftp_slice(addr: SocketAddr, name: &str, size: u64) -> Result<Duration> {
                     bail!("the slice was refused: {status}")
                 }
                 Some(ReplyEvent::Data(data)) => payload += data.len() as u64,
-                Some(ReplyEvent::End) => break 'reply,
+                Some(ReplyEvent::End) => return Ok(payload),
                 Some(_) => {}
                 None => break,
             }
         }
     }
-    let elapsed = start.elapsed();
-    if payload != size {
-        bail!("the slice decoded to {payload} bytes, not {size}");
+}
+
+/// Reads and discards `total` bytes.
+fn count_bytes(stream: &mut TcpStream, total: u64, buf: &mut [u8]) -> Result<()> {
+    let mut received = 0u64;
+    while received < total {
+        let read = stream.read(buf).context("read failed")?;
+        if read == 0 {
+            bail!("the peer closed after {received} of {total} bytes");
+        }
+        received += read as u64;
     }
-    Ok(elapsed)
+    Ok(())
 }
 
 /// The exact bytes of the server's reply to a slice of the whole slice
@@ -139,14 +174,7 @@ pub fn blast(data: &BlastData) -> Result<Duration> {
         let mut buf = vec![0; READ_BUF_LEN];
         let start = Instant::now();
         reader.write_all(b"g")?;
-        let mut received = 0u64;
-        while received < total {
-            let read = reader.read(&mut buf).context("read failed")?;
-            if read == 0 {
-                bail!("the blast writer closed after {received} of {total} bytes");
-            }
-            received += read as u64;
-        }
+        count_bytes(&mut reader, total, &mut buf)?;
         let elapsed = start.elapsed();
         match writer.join() {
             Ok(result) => result.context("the blast writer failed")?,
