@@ -155,8 +155,11 @@ impl ReplyDecoder {
     ///
     /// Returns how many bytes were consumed and the piece they completed.
     /// `None` means all of `input` was consumed without completing one.
-    /// After [`ReplyEvent::End`] nothing more is consumed: what follows
-    /// belongs to the next reply.
+    /// Some pieces consume nothing: the [`ReplyEvent::End`] after a reply
+    /// with no body (a refusal, `quit`'s `0 OK`) or after a size comes from
+    /// a further call, even with empty input, so call until `End` or
+    /// `None`. After `End` nothing more is consumed: what follows belongs
+    /// to the next reply.
     pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<ReplyEvent<'_>>), ReplyError> {
         match self.state {
             State::Done => Ok((0, None)),
