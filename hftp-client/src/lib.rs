@@ -10,7 +10,7 @@
 //! closes the connection right after `quit`.
 //!
 //! Failures are one [`Error`] enum that keeps a server's refusal (with its
-//! [`Status`](hftp_proto::Status)) apart from a malformed reply, a network
+//! [`Status`]) apart from a malformed reply, a network
 //! failure and a failure of the caller's writer.
 //!
 //! The `hftp` binary of this crate is a command-line client built on it;
