@@ -67,6 +67,9 @@ const SMALL_FILE: &str = "archivo.txt";
 /// The file `get_slice` reads whole.
 const SLICE_FILE: &str = "slice.bin";
 
+/// `hftp-server --workers` when not given.
+const SERVER_DEFAULT_WORKERS: usize = 256;
+
 /// The targets of issue 6, as ratios to the references.
 const TARGET_UNPIPELINED: f64 = 0.8;
 const TARGET_PIPELINED: f64 = 0.5;
@@ -230,7 +233,11 @@ fn run(options: &Options) -> Result<()> {
         SLICE_FILE,
         options.slice_size,
     )?;
-    let server = Server::start(&release_binary("hftp-server"), data.path())?;
+    // The server serves one connection per worker: more connections than
+    // its default pool would wait, not be measured.
+    let most = options.connections.iter().copied().max().unwrap_or(1);
+    let workers = (most > SERVER_DEFAULT_WORKERS).then_some(most);
+    let server = Server::start(&release_binary("hftp-server"), data.path(), workers)?;
     eprintln!("xtask bench: hftp-server serving on {}", server.addr());
 
     let mut notes = Vec::new();
@@ -270,19 +277,21 @@ fn run(options: &Options) -> Result<()> {
             unit: "MiB",
         }),
     });
+    let served = data.path().to_owned();
     drop(redis);
     drop(server);
     drop(data);
 
     notes.push(format!(
         "Each request scenario measures {:.1} s per server, in two halves ordered hftp, redis, \
-         redis, hftp, each after {:.1} s of warm-up; latency is per batch (write of `depth` \
+         redis, hftp, each after {:.2} s of warm-up, against files served from `{}`; latency is per batch (write of `depth` \
          requests → last reply). The slice is decoded with \
          `hftp_proto::ReplyDecoder`; the blast reader, like the diagnostic row, only counts \
          bytes. Slice figures are payload MB/s (10⁶ B/s; base64 bytes × 3/4), the best of {} \
          runs.",
         options.duration.as_secs_f64(),
         options.warmup().as_secs_f64(),
+        served.display(),
         options.slice_runs,
     ));
     notes.push("Micro benchmarks: `cargo bench -p hftp-proto`.".to_owned());
@@ -354,7 +363,7 @@ fn requests(
                 warmup: options.warmup(),
                 duration: options.duration / 2,
             };
-            eprintln!("xtask bench: get_metadata against redis PING, {scenario}");
+            eprintln!("xtask bench: requests, {scenario}");
             // Two halves in the order hftp, redis, redis, hftp: a load
             // that drifts during the scenario hits both alike.
             let run_hftp = || {
@@ -387,7 +396,7 @@ fn requests(
                 hftp: format!("{} req/s", si(ours.per_second())),
                 hftp_latency: ours.latency_summary(),
                 reference: theirs.as_ref().map_or_else(
-                    || "redis PING: not installed".to_owned(),
+                    || "redis PING: not run".to_owned(),
                     |theirs| format!("redis PING {} req/s", si(theirs.per_second())),
                 ),
                 reference_latency: theirs

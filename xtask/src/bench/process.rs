@@ -112,11 +112,17 @@ pub struct Server {
 
 impl Server {
     /// Starts `binary` serving `dir` on a free loopback port, logging only
-    /// errors, and waits for its `Serving DIR on ADDR:PORT` line.
-    pub fn start(binary: &Path, dir: &Path) -> Result<Server> {
-        let child = Command::new(binary)
+    /// errors, and waits for its `Serving DIR on ADDR:PORT` line. Its
+    /// default worker count stands unless `workers` asks for more.
+    pub fn start(binary: &Path, dir: &Path, workers: Option<usize>) -> Result<Server> {
+        let mut command = Command::new(binary);
+        command
             .args(["-a", "127.0.0.1", "-p", "0", "-qq", "-d"])
-            .arg(dir)
+            .arg(dir);
+        if let Some(workers) = workers {
+            command.arg("--workers").arg(workers.to_string());
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
