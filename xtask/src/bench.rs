@@ -284,8 +284,8 @@ fn run(options: &Options) -> Result<()> {
 
     notes.push(format!(
         "Each request scenario measures {:.1} s per server, in two halves ordered hftp, redis, \
-         redis, hftp, each after {:.2} s of warm-up, against files served from `{}`; latency is per batch (write of `depth` \
-         requests → last reply). The slice is decoded with \
+         redis, hftp, each after {:.2} s of warm-up, against files served from `{}`; latency \
+         is per batch (write of `depth` requests → last reply). The slice is decoded with \
          `hftp_proto::ReplyDecoder`; the blast reader, like the diagnostic row, only counts \
          bytes. Slice figures are payload MB/s (10⁶ B/s; base64 bytes × 3/4), the best of {} \
          runs.",
