@@ -16,3 +16,9 @@ mod files;
 mod framing;
 #[path = "it/robustness.rs"]
 mod robustness;
+
+// Issue 7: hostile and broken clients.
+#[path = "it/hostile.rs"]
+mod hostile;
+#[path = "it/reference.rs"]
+mod reference;
