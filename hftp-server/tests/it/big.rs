@@ -140,3 +140,18 @@ fn fifty_concurrent_clients_each_get_their_own_bytes() {
         }
     });
 }
+
+#[test]
+fn the_default_pool_serves_130_clients_at_once() {
+    let server = Server::start();
+    server.file("f", "x");
+    // All connected first: with fewer workers than clients, the last ones
+    // would wait for a worker that never frees up, and time out.
+    let mut clients: Vec<_> = (0..130).map(|_| server.connect()).collect();
+    for client in clients.iter_mut().rev() {
+        assert_eq!(client.ask(&metadata("f")), Reply::Size(1));
+    }
+    for client in &mut clients {
+        assert_eq!(client.ask(&slice("f", 0, 1)), Reply::Data(b"x".to_vec()));
+    }
+}
