@@ -20,5 +20,7 @@ mod robustness;
 // Issue 7: hostile and broken clients.
 #[path = "it/hostile.rs"]
 mod hostile;
+#[path = "it/model.rs"]
+mod model;
 #[path = "it/reference.rs"]
 mod reference;
