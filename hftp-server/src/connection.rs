@@ -34,8 +34,8 @@ const REPLY_CAPACITY: usize = 256 * 1024;
 /// after its last reply, so the peer gets a FIN rather than a reset.
 const DRAIN_TIME: Duration = Duration::from_secs(1);
 const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
-/// Requests are logged up to this many bytes.
-const LOGGED_REQUEST_LEN: usize = 80;
+/// Request lines are logged up to this many bytes.
+const LOGGED_LINE_LEN: usize = 80;
 
 /// What every worker shares: the served directory, the timeouts, and the
 /// shutdown bookkeeping.
@@ -93,6 +93,7 @@ pub fn serve(stream: TcpStream, shared: &Shared) {
         decoder: RequestDecoder::new(),
         reply: Vec::new(),
         chunk: Vec::new(),
+        line: LineHead::default(),
     };
     let end = connection.run();
     // A peer that vanishes (EPIPE, ECONNRESET) is routine: debug only.
@@ -164,6 +165,8 @@ struct Connection<'a> {
     reply: Vec<u8>,
     /// File bytes of a slice, allocated on the first slice.
     chunk: Vec<u8>,
+    /// The start of the request line being decoded, for the log.
+    line: LineHead,
 }
 
 /// Counts a connection as answering a batch while it lives.
@@ -217,12 +220,14 @@ impl Connection<'_> {
     fn answer(&mut self, mut input: &[u8]) -> io::Result<Flow> {
         while !input.is_empty() {
             let (consumed, event) = self.decoder.decode(input);
+            self.line.push(&input[..consumed]);
             input = &input[consumed..];
+            let Some(event) = event else { break };
+            let line = self.line.take();
             let flow = match event {
-                None => break,
-                Some(Event::Request(request)) => self.execute(&request)?,
-                Some(Event::Refused(status)) => {
-                    self.log_refusal(None, status);
+                Event::Request(request) => self.execute(&request, &line)?,
+                Event::Refused(status) => {
+                    self.log_status(&line, status);
                     encode_status(status, &mut self.reply);
                     if status.is_fatal() {
                         Flow::Close(End::Fatal(status))
@@ -243,7 +248,7 @@ impl Connection<'_> {
         Ok(Flow::Continue)
     }
 
-    fn execute(&mut self, request: &Request) -> io::Result<Flow> {
+    fn execute(&mut self, request: &Request, line: &str) -> io::Result<Flow> {
         let dir = &self.shared.dir;
         let refused = match *request {
             Request::GetFileListing => match dir.listing() {
@@ -266,7 +271,7 @@ impl Connection<'_> {
                     .and_then(|file| check_slice(offset, size, file.len).map(|()| file))
                 {
                     Ok(file) => {
-                        log::info!("{}: {} -> 0 OK", self.peer, shorten(request));
+                        self.log_status(line, Status::Ok);
                         return self.send_slice(&file, offset, size);
                     }
                     Err(status) => Some(status),
@@ -274,14 +279,14 @@ impl Connection<'_> {
             }
             Request::Quit => {
                 encode_status(Status::Ok, &mut self.reply);
-                log::info!("{}: quit -> 0 OK", self.peer);
+                self.log_status(line, Status::Ok);
                 return Ok(Flow::Close(End::Quit));
             }
         };
         match refused {
-            None => log::info!("{}: {} -> 0 OK", self.peer, shorten(request)),
+            None => self.log_status(line, Status::Ok),
             Some(status) => {
-                self.log_refusal(Some(request), status);
+                self.log_status(line, status);
                 encode_status(status, &mut self.reply);
                 if status.is_fatal() {
                     return Ok(Flow::Close(End::Fatal(status)));
@@ -328,12 +333,11 @@ impl Connection<'_> {
         }
     }
 
-    fn log_refusal(&self, request: Option<&Request>, status: Status) {
-        let what = request.map_or_else(|| "request".to_owned(), shorten);
+    fn log_status(&self, line: &str, status: Status) {
         if status.is_fatal() {
-            log::warn!("{}: {what} -> {status}", self.peer);
+            log::warn!("{}: {line} -> {status}", self.peer);
         } else {
-            log::info!("{}: {what} -> {status}", self.peer);
+            log::info!("{}: {line} -> {status}", self.peer);
         }
     }
 
@@ -377,15 +381,76 @@ impl Connection<'_> {
     }
 }
 
-/// The request as its wire line, cut to [`LOGGED_REQUEST_LEN`] bytes.
-fn shorten(request: &Request) -> String {
-    let mut line = Vec::new();
-    request.encode(&mut line);
-    line.truncate(line.len().saturating_sub(2)); // the CRLF
-    let mut text = String::from_utf8_lossy(&line).into_owned();
-    if text.len() > LOGGED_REQUEST_LEN {
-        text.truncate(LOGGED_REQUEST_LEN);
-        text.push_str("...");
+/// The first [`LOGGED_LINE_LEN`] bytes of a request line and its length:
+/// what the log shows of it, whatever its size.
+#[derive(Debug)]
+struct LineHead {
+    bytes: [u8; LOGGED_LINE_LEN],
+    kept: usize,
+    len: u64,
+}
+
+impl Default for LineHead {
+    fn default() -> LineHead {
+        LineHead {
+            bytes: [0; LOGGED_LINE_LEN],
+            kept: 0,
+            len: 0,
+        }
     }
-    text
+}
+
+impl LineHead {
+    /// Notes bytes the decoder consumed for the current line.
+    fn push(&mut self, consumed: &[u8]) {
+        let room = &mut self.bytes[self.kept..];
+        let taken = room.len().min(consumed.len());
+        room[..taken].copy_from_slice(&consumed[..taken]);
+        self.kept += taken;
+        self.len += consumed.len() as u64;
+    }
+
+    /// The line for the log, quoted and escaped, with its line end
+    /// dropped and, when cut, its length; then starts the next line.
+    fn take(&mut self) -> String {
+        let mut head = &self.bytes[..self.kept];
+        let whole = self.len == self.kept as u64;
+        if whole {
+            head = head
+                .strip_suffix(b"\r\n")
+                .or_else(|| head.strip_suffix(b"\n"))
+                .unwrap_or(head);
+        }
+        let mut text = format!("\"{}\"", head.escape_ascii());
+        if !whole {
+            text.push_str(&format!("... ({} bytes)", self.len));
+        }
+        *self = LineHead::default();
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_shows_the_start_of_a_line() {
+        let mut line = LineHead::default();
+        line.push(b"get_meta");
+        line.push(b"data a\r\n");
+        assert_eq!(line.take(), r#""get_metadata a""#);
+        line.push(b"qui\n");
+        assert_eq!(line.take(), r#""qui""#);
+        line.push(b"a\tb\0\r\n");
+        assert_eq!(line.take(), r#""a\tb\x00""#);
+        let long = [b'x'; 1000];
+        line.push(&long);
+        line.push(b"\r\n");
+        assert_eq!(
+            line.take(),
+            format!("\"{}\"... (1002 bytes)", "x".repeat(80))
+        );
+        assert_eq!(line.take(), r#""""#);
+    }
 }

@@ -153,6 +153,9 @@ impl Server {
 }
 
 fn accept(listener: &TcpListener, queue: &SyncSender<TcpStream>, shared: &Shared) {
+    // Failures in a row: the first is a warning, the rest of the streak
+    // only debug, so that running out of descriptors does not flood the log.
+    let mut failures = 0u64;
     loop {
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
@@ -166,11 +169,20 @@ fn accept(listener: &TcpListener, queue: &SyncSender<TcpStream>, shared: &Shared
                 continue;
             }
             Err(error) => {
-                log::warn!("accept failed: {error}; retrying shortly");
+                if failures == 0 {
+                    log::warn!("accept failed: {error}; retrying every {ACCEPT_BACKOFF:?}");
+                } else {
+                    log::debug!("accept failed again: {error}");
+                }
+                failures += 1;
                 thread::sleep(ACCEPT_BACKOFF);
                 continue;
             }
         };
+        if failures > 0 {
+            log::info!("accept works again after {failures} failures");
+            failures = 0;
+        }
         if shared.shutting_down.load(Ordering::SeqCst) {
             continue;
         }
