@@ -18,6 +18,8 @@ mod framing;
 mod robustness;
 
 // Issue 7: hostile and broken clients.
+#[path = "it/attacks.rs"]
+mod attacks;
 #[path = "it/hostile.rs"]
 mod hostile;
 #[path = "it/model.rs"]
