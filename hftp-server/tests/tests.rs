@@ -26,3 +26,5 @@ mod hostile;
 mod model;
 #[path = "it/reference.rs"]
 mod reference;
+#[path = "it/underneath.rs"]
+mod underneath;
