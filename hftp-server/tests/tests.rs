@@ -20,6 +20,8 @@ mod robustness;
 // Issue 7: hostile and broken clients.
 #[path = "it/attacks.rs"]
 mod attacks;
+#[path = "it/exhaustion.rs"]
+mod exhaustion;
 #[path = "it/hostile.rs"]
 mod hostile;
 #[path = "it/model.rs"]
