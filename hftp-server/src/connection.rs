@@ -68,8 +68,17 @@ impl Shared {
     }
 }
 
-/// Serves one accepted connection until it closes, logging its life.
-pub fn serve(stream: TcpStream, shared: &Shared) {
+/// Serves one connection, accepted at `accepted`, until it closes, logging
+/// its life.
+///
+/// Its first request must be complete within the idle timeout of
+/// `accepted`, however many reads it takes; after that the idle timeout
+/// applies to each read. So the clock of a connection that waits in the
+/// queue runs from the accept, not from when a worker takes it: idle
+/// connections queued behind each other time out together, and one that
+/// trickles bytes without ever completing a request (slowloris) holds a
+/// worker for one idle timeout at most.
+pub fn serve(stream: TcpStream, accepted: Instant, shared: &Shared) {
     let peer = match stream.peer_addr() {
         Ok(peer) => peer,
         Err(error) => {
@@ -94,6 +103,8 @@ pub fn serve(stream: TcpStream, shared: &Shared) {
         reply: Vec::new(),
         chunk: Vec::new(),
         line: LineHead::default(),
+        first_request_deadline: Some(accepted + shared.idle_timeout),
+        requests: 0,
     };
     let end = connection.run();
     // A peer that vanishes (EPIPE, ECONNRESET) is routine: debug only.
@@ -167,6 +178,10 @@ struct Connection<'a> {
     chunk: Vec<u8>,
     /// The start of the request line being decoded, for the log.
     line: LineHead,
+    /// When the first request must be complete; `None` once it is.
+    first_request_deadline: Option<Instant>,
+    /// Request lines decoded so far.
+    requests: u64,
 }
 
 /// Counts a connection as answering a batch while it lives.
@@ -189,6 +204,15 @@ impl Connection<'_> {
     fn run(&mut self) -> End {
         let mut input = vec![0; READ_BUF_LEN];
         loop {
+            if let Some(deadline) = self.first_request_deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // A zero timeout would mean none: wait a moment at least,
+                // for bytes that are already there.
+                let left = left.max(Duration::from_millis(1));
+                if let Err(error) = self.stream.set_read_timeout(Some(left)) {
+                    return End::ReadFailed(error);
+                }
+            }
             let read = match self.stream.read(&mut input) {
                 Ok(0) if self.decoder.is_mid_line() => return End::PeerLeftMidRequest,
                 Ok(0) => return End::PeerClosed,
@@ -206,7 +230,15 @@ impl Connection<'_> {
             } else {
                 match self.answer(&input[..read]) {
                     Ok(Flow::Continue) if self.shared.is_shutting_down() => End::ShuttingDown,
-                    Ok(Flow::Continue) => continue,
+                    Ok(Flow::Continue) => {
+                        if self.requests > 0 && self.first_request_deadline.take().is_some() {
+                            let idle = Some(self.shared.idle_timeout);
+                            if let Err(error) = self.stream.set_read_timeout(idle) {
+                                return End::ReadFailed(error);
+                            }
+                        }
+                        continue;
+                    }
                     Ok(Flow::Close(end)) => end,
                     Err(error) => return End::WriteFailed(error),
                 }
@@ -223,6 +255,7 @@ impl Connection<'_> {
             self.line.push(&input[..consumed]);
             input = &input[consumed..];
             let Some(event) = event else { break };
+            self.requests += 1;
             let line = self.line.take();
             let flow = match event {
                 Event::Request(request) => self.execute(&request, &line)?,

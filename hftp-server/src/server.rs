@@ -31,6 +31,14 @@ pub const GRACE_PERIOD: Duration = Duration::from_secs(5);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// A worker's stack: connections keep their buffers on the heap.
 const WORKER_STACK: usize = 256 * 1024;
+/// Accepted connections that may wait for a worker, per worker. Beyond
+/// them, new clients wait in the kernel's backlog. Waiting here starts a
+/// connection's idle clock, so idle connections queued behind each other
+/// time out together rather than one pool-sized round after another.
+const QUEUE_PER_WORKER: usize = 4;
+
+/// A connection and when it was accepted.
+type Accepted = (TcpStream, Instant);
 
 /// What a server serves and how.
 #[derive(Debug, Clone)]
@@ -74,6 +82,7 @@ impl Server {
         if config.workers == 0 {
             bail!("the server needs at least one worker");
         }
+        raise_fd_limit();
         let address = SocketAddr::new(config.address, config.port);
         let listener =
             TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))?;
@@ -103,7 +112,7 @@ impl Server {
     /// lets the replies in flight finish (at most [`GRACE_PERIOD`], less if
     /// a second signal comes) and returns.
     pub fn run(mut self) -> anyhow::Result<()> {
-        let (queue, waiting) = mpsc::sync_channel::<TcpStream>(self.workers);
+        let (queue, waiting) = mpsc::sync_channel::<Accepted>(self.workers * QUEUE_PER_WORKER);
         let waiting = Arc::new(Mutex::new(waiting));
         for index in 0..self.workers {
             let waiting = Arc::clone(&waiting);
@@ -152,7 +161,37 @@ impl Server {
     }
 }
 
-fn accept(listener: &TcpListener, queue: &SyncSender<TcpStream>, shared: &Shared) {
+/// Raises the soft limit on open files to the hard one, as most servers do:
+/// every connection, queued or served, holds a descriptor, and the usual
+/// soft limit (1024) is below what the pool and its queue may hold.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` only writes the `rlimit` it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
+        || limit.rlim_cur >= limit.rlim_max
+    {
+        return;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: limit.rlim_max,
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: `setrlimit` only reads the `rlimit` it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        log::debug!(
+            "open files limit raised from {} to {}",
+            limit.rlim_cur,
+            limit.rlim_max
+        );
+    } else {
+        log::debug!("open files limit stays at {}", limit.rlim_cur);
+    }
+}
+
+fn accept(listener: &TcpListener, queue: &SyncSender<Accepted>, shared: &Shared) {
     // Failures in a row: the first is a warning, the rest of the streak
     // only debug, so that running out of descriptors does not flood the log.
     let mut failures = 0u64;
@@ -186,11 +225,11 @@ fn accept(listener: &TcpListener, queue: &SyncSender<TcpStream>, shared: &Shared
         if shared.shutting_down.load(Ordering::SeqCst) {
             continue;
         }
-        let sent = match queue.try_send(stream) {
+        let sent = match queue.try_send((stream, Instant::now())) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(stream)) => {
-                log::debug!("every worker is busy: a new connection waits");
-                queue.send(stream).map_err(|_| ())
+            Err(TrySendError::Full(accepted)) => {
+                log::debug!("every worker is busy and the queue full: new clients wait");
+                queue.send(accepted).map_err(|_| ())
             }
             Err(TrySendError::Disconnected(_)) => Err(()),
         };
@@ -201,16 +240,19 @@ fn accept(listener: &TcpListener, queue: &SyncSender<TcpStream>, shared: &Shared
     }
 }
 
-fn work(waiting: &Mutex<Receiver<TcpStream>>, shared: &Shared) {
+fn work(waiting: &Mutex<Receiver<Accepted>>, shared: &Shared) {
     loop {
         // The lock is held only while waiting for the next connection.
         let next = waiting
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .recv();
-        let Ok(stream) = next else { return };
+        let Ok((stream, accepted)) = next else { return };
         // A bug in serving one connection must not shrink the pool.
-        if panic::catch_unwind(AssertUnwindSafe(|| connection::serve(stream, shared))).is_err() {
+        let served = panic::catch_unwind(AssertUnwindSafe(|| {
+            connection::serve(stream, accepted, shared);
+        }));
+        if served.is_err() {
             log::error!("a connection panicked; the worker goes on");
         }
     }
