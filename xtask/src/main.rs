@@ -10,6 +10,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod soak;
 #[cfg(test)]
 mod tidy;
 
@@ -21,6 +22,8 @@ tasks:
   bench   the end-to-end benchmark against redis PING and a loopback blast
           (`cargo xtask bench --help`); opt-in, not part of `ci`. The micro
           benchmarks are separate: `cargo bench -p hftp-proto`
+  soak    many clients issuing random requests for a while, every reply
+          checked byte for byte (`cargo xtask soak --help`); opt-in
   help    this text
 ";
 
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("bench") => bench::main(&args[1..]),
+        Some("soak") => soak::main(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())
