@@ -15,9 +15,10 @@ use log::LevelFilter;
 ///
 /// On start it prints one line to stdout, `Serving DIR on ADDR:PORT` (with
 /// the real port), then logs to stderr. SIGINT or SIGTERM stops it: no new
-/// requests are taken, replies in flight get a few seconds to finish.
+/// requests are taken, replies in flight get up to ten seconds to finish
+/// (a second signal cuts them short), then it exits with status 0.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// The address to listen on (an IPv4 or IPv6 address).
     #[arg(short, long, value_name = "ADDR", default_value = "0.0.0.0")]
@@ -39,7 +40,9 @@ struct Args {
     workers: u16,
 
     /// Close a connection that sends nothing, or leaves a reply unread, for
-    /// this many seconds.
+    /// this many seconds. A connection's first request must also be
+    /// complete within this time of its accept, even while it waits for a
+    /// worker.
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,

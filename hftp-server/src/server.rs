@@ -25,7 +25,7 @@ use crate::connection::{self, Shared};
 use crate::files::ServedDir;
 
 /// How long replies in flight may take to finish after SIGINT/SIGTERM.
-pub const GRACE_PERIOD: Duration = Duration::from_secs(5);
+pub const GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// The pause after a failed `accept` (e.g. out of file descriptors), so a
 /// lasting failure costs a log line every so often, not a busy loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);

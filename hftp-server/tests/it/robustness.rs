@@ -10,9 +10,11 @@ use hftp_proto::{Request, SliceEncoder, Status};
 use crate::support::{Reply, Server, metadata, slice};
 
 const MIB: u64 = 1024 * 1024;
-/// Larger than any loopback socket buffers, so that a reply of it cannot
-/// sit whole in the kernel.
-const BIG: u64 = 48 * MIB;
+/// A file whose slice cannot sit whole in the kernel's buffers when the
+/// client has a small receive buffer (the server's send buffer grows to
+/// 4 MiB at most by default): its reply is still being written while the
+/// client does not read. A multiple of 3, so every base64 quad is "YWFh".
+const BIG: u64 = 9 * MIB;
 
 fn big_file(server: &Server) {
     server.file("big", vec![b'a'; BIG as usize]);
@@ -31,6 +33,7 @@ fn a_client_vanishing_mid_slice_frees_its_worker() {
     let mut server = Server::start_with(&["--workers", "1"]);
     big_file(&server);
     let mut vanishing = server.connect();
+    vanishing.small_receive_buffer();
     send_request(&mut vanishing, &slice("big", 0, BIG));
     assert_eq!(vanishing.read_some(10), b"0 OK\r\nYWFh");
     drop(vanishing); // unread data: the kernel sends a reset
@@ -53,6 +56,7 @@ fn a_client_that_stops_reading_is_cut_off_by_the_write_timeout() {
     let server = Server::start_with(&["--workers", "1", "--idle-timeout", "1"]);
     big_file(&server);
     let mut stalled = server.connect();
+    stalled.small_receive_buffer();
     send_request(&mut stalled, &slice("big", 0, BIG));
     // Served only when the stalled client's write times out.
     let mut next = server.connect();
@@ -119,6 +123,7 @@ fn a_file_shrinking_during_a_slice_ends_the_body_without_crlf() {
     let server = Server::start();
     big_file(&server);
     let mut client = server.connect();
+    client.small_receive_buffer();
     send_request(&mut client, &slice("big", 0, BIG));
     // The `0 OK` proves the server has opened the file and checked its size.
     assert_eq!(client.read_some(6), b"0 OK\r\n");
@@ -202,9 +207,11 @@ fn sigterm_lets_the_reply_in_flight_finish_then_exits_0() {
     let mut idle = server.connect();
     assert_eq!(idle.ask(&metadata("big")), Reply::Size(BIG));
     let mut busy = server.connect();
+    busy.small_receive_buffer();
     send_request(&mut busy, &slice("big", 0, BIG));
     assert_eq!(busy.read_some(6), b"0 OK\r\n");
 
+    // The reply is in flight: it cannot all fit in the buffers.
     server.signal(libc::SIGTERM);
     let body_len = usize::try_from(SliceEncoder::encoded_len(BIG)).expect("fits");
     let body = busy.read_some(body_len);
@@ -216,6 +223,14 @@ fn sigterm_lets_the_reply_in_flight_finish_then_exits_0() {
     let status = server.wait();
     assert_eq!(status.code(), Some(0), "{}", server.stderr());
     idle.expect_eof();
+    // The reply was in flight: its worker saw the shutdown when done.
+    assert!(
+        server
+            .stderr()
+            .contains("closed: the server is shutting down"),
+        "{}",
+        server.stderr()
+    );
 }
 
 #[test]

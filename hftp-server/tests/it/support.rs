@@ -3,6 +3,7 @@
 use std::fs;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -179,6 +180,26 @@ impl Client {
             stream,
             pending: Vec::new(),
         }
+    }
+
+    /// Shrinks the socket's receive buffer (which also stops its
+    /// autotuning), so that little of a reply fits in the kernel: a reply
+    /// of a few MiB is then still being written while the client does not
+    /// read, whatever the machine's `tcp_rmem`.
+    pub fn small_receive_buffer(&self) {
+        let size: libc::c_int = 64 * 1024;
+        // SAFETY: a valid socket, and an option value of the type and size
+        // SO_RCVBUF expects.
+        let set = unsafe {
+            libc::setsockopt(
+                self.stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0, "SO_RCVBUF: {}", io::Error::last_os_error());
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
