@@ -19,6 +19,7 @@ use hftp_proto::{
 };
 
 use crate::files::{OpenFile, ServedDir};
+use crate::line_head::LineHead;
 
 /// Bytes read from the socket at once.
 pub const READ_BUF_LEN: usize = 64 * 1024;
@@ -34,8 +35,6 @@ const REPLY_CAPACITY: usize = 256 * 1024;
 /// after its last reply, so the peer gets a FIN rather than a reset.
 const DRAIN_TIME: Duration = Duration::from_secs(1);
 const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
-/// Request lines are logged up to this many bytes.
-const LOGGED_LINE_LEN: usize = 80;
 
 /// What every worker shares: the served directory, the timeouts, and the
 /// shutdown bookkeeping.
@@ -411,79 +410,5 @@ impl Connection<'_> {
                 self.peer
             );
         }
-    }
-}
-
-/// The first [`LOGGED_LINE_LEN`] bytes of a request line and its length:
-/// what the log shows of it, whatever its size.
-#[derive(Debug)]
-struct LineHead {
-    bytes: [u8; LOGGED_LINE_LEN],
-    kept: usize,
-    len: u64,
-}
-
-impl Default for LineHead {
-    fn default() -> LineHead {
-        LineHead {
-            bytes: [0; LOGGED_LINE_LEN],
-            kept: 0,
-            len: 0,
-        }
-    }
-}
-
-impl LineHead {
-    /// Notes bytes the decoder consumed for the current line.
-    fn push(&mut self, consumed: &[u8]) {
-        let room = &mut self.bytes[self.kept..];
-        let taken = room.len().min(consumed.len());
-        room[..taken].copy_from_slice(&consumed[..taken]);
-        self.kept += taken;
-        self.len += consumed.len() as u64;
-    }
-
-    /// The line for the log, quoted and escaped, with its line end
-    /// dropped and, when cut, its length; then starts the next line.
-    fn take(&mut self) -> String {
-        let mut head = &self.bytes[..self.kept];
-        let whole = self.len == self.kept as u64;
-        if whole {
-            head = head
-                .strip_suffix(b"\r\n")
-                .or_else(|| head.strip_suffix(b"\n"))
-                .unwrap_or(head);
-        }
-        let mut text = format!("\"{}\"", head.escape_ascii());
-        if !whole {
-            text.push_str(&format!("... ({} bytes)", self.len));
-        }
-        *self = LineHead::default();
-        text
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_log_shows_the_start_of_a_line() {
-        let mut line = LineHead::default();
-        line.push(b"get_meta");
-        line.push(b"data a\r\n");
-        assert_eq!(line.take(), r#""get_metadata a""#);
-        line.push(b"qui\n");
-        assert_eq!(line.take(), r#""qui""#);
-        line.push(b"a\tb\0\r\n");
-        assert_eq!(line.take(), r#""a\tb\x00""#);
-        let long = [b'x'; 1000];
-        line.push(&long);
-        line.push(b"\r\n");
-        assert_eq!(
-            line.take(),
-            format!("\"{}\"... (1002 bytes)", "x".repeat(80))
-        );
-        assert_eq!(line.take(), r#""""#);
     }
 }
