@@ -117,8 +117,6 @@ pub fn serve(stream: TcpStream, accepted: Instant, shared: &Shared) {
 
 fn configure(stream: &TcpStream, idle_timeout: Duration) -> io::Result<()> {
     stream.set_read_timeout(Some(idle_timeout))?;
-    // A client that stops reading frees its worker after this long.
-    stream.set_write_timeout(Some(idle_timeout))?;
     // Replies are batched here; Nagle would only delay the last piece.
     stream.set_nodelay(true)
 }
@@ -373,12 +371,28 @@ impl Connection<'_> {
         }
     }
 
+    /// Writes the pending replies. The whole write (at most about
+    /// [`FLUSH_AT`] plus one chunk, or one listing) must be done within the
+    /// idle timeout: a client that stops reading, or reads a trickle to
+    /// keep each `write` call alive, frees its worker after that long.
     fn flush(&mut self) -> io::Result<()> {
-        if !self.reply.is_empty() {
-            self.stream.write_all(&self.reply)?;
-            self.reply.clear();
-            self.reply.shrink_to(REPLY_CAPACITY);
+        let deadline = Instant::now() + self.shared.idle_timeout;
+        let mut pending = &self.reply[..];
+        while !pending.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ErrorKind::TimedOut.into());
+            }
+            self.stream.set_write_timeout(Some(left))?;
+            match self.stream.write(pending) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(written) => pending = &pending[written..],
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
         }
+        self.reply.clear();
+        self.reply.shrink_to(REPLY_CAPACITY);
         Ok(())
     }
 
