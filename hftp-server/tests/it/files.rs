@@ -135,3 +135,32 @@ fn names_that_cannot_be_requested_are_not_listed() {
         Reply::Listing(vec!["ok".into()])
     );
 }
+
+#[test]
+fn sizes_and_offsets_beyond_4_gib() {
+    use std::os::unix::fs::FileExt;
+
+    const SIZE: u64 = 5 << 30;
+    let server = Server::start();
+    // Sparse: costs no disk.
+    let file = fs::File::create(server.dir.join("huge")).expect("a file");
+    file.set_len(SIZE).expect("a sparse 5 GiB file");
+    file.write_all_at(b"end", SIZE - 3).expect("its last bytes");
+    file.write_all_at(b"4gib", 4 << 30)
+        .expect("bytes past 4 GiB");
+    let mut client = server.connect();
+    assert_eq!(client.ask(&metadata("huge")), Reply::Size(SIZE));
+    assert_eq!(
+        client.ask(&slice("huge", SIZE - 3, 3)),
+        Reply::Data(b"end".to_vec())
+    );
+    assert_eq!(
+        client.ask(&slice("huge", (4 << 30) - 2, 6)),
+        Reply::Data(b"\x00\x004gib".to_vec())
+    );
+    assert_eq!(client.ask(&slice("huge", SIZE, 0)), Reply::Data(Vec::new()));
+    assert_eq!(
+        client.ask(&slice("huge", SIZE - 2, 3)),
+        Reply::Status(Status::OffsetExceedsFileSize)
+    );
+}
