@@ -2,8 +2,8 @@
 //!
 //! The loop is: read what arrived (at most [`READ_BUF_LEN`] bytes), feed it
 //! to the connection's `RequestDecoder`, append the reply of every request
-//! it completes to one buffer, and write that buffer with one `write_all`
-//! (batched pipelining). Large replies are written as they grow past
+//! it completes to one buffer, and write that buffer at once (batched
+//! pipelining: a thousand pipelined requests in one read cost one write). Large replies are written as they grow past
 //! [`FLUSH_AT`], so a connection's memory stays bounded whatever it asks.
 
 use std::fmt;
@@ -42,7 +42,8 @@ const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
 pub struct Shared {
     /// The directory served.
     pub dir: ServedDir,
-    /// How long a connection may send nothing, and a write may block.
+    /// How long a connection may send nothing, its first request may take,
+    /// and one flush of replies may take.
     pub idle_timeout: Duration,
     /// Set once on SIGINT/SIGTERM: connections close after the batch
     /// they are answering.
