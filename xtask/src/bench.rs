@@ -4,7 +4,7 @@
 //! drives the server with the in-tree load generator ([`load`]); in the
 //! same run it measures the references the targets are ratios of —
 //! `redis-server` answering inline `PING` to the same generator, and the
-//! same base64 bytes blasted over a loopback socket ([`slice`]) — then
+//! same base64 bytes blasted over a loopback socket ([`slice`](mod@slice)) — then
 //! prints a Markdown table, also written to `target/bench/report.md`.
 //!
 //! `cargo xtask` builds xtask in the dev profile, and a load generator
