@@ -5,11 +5,12 @@
 //! request, because it may be deleted and re-created while the server runs
 //! (the course's suite does that between tests).
 
+use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::AsRawFd;
+use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
 
 use hftp_proto::{FileName, Status};
@@ -49,10 +50,41 @@ impl ServedDir {
     /// files), a regular file once opened, and, for a link, resolving to a
     /// place inside the served directory. Anything else is the status to
     /// answer: 202, or 199 for a failure of the server's own.
+    ///
+    /// The common case costs one path walk and no allocation: `DIR/NAME` is
+    /// opened with `O_NOFOLLOW`, so it succeeds only if NAME itself is not
+    /// a link; NAME has no `/`, so what it opens is an entry of the
+    /// directory, inside by construction. Only a link (`ELOOP`) takes the
+    /// slow path that resolves it and checks where it leads.
     pub fn open(&self, name: &FileName) -> Result<OpenFile, Status> {
         if name.is_hidden() && !self.hidden {
             return Err(Status::FileNotFound);
         }
+        let path = Joined(&self.path, name);
+        let file = match open_no_follow(&self.path, name) {
+            Ok(file) => file,
+            Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
+                return self.open_link(name);
+            }
+            Err(error) => return Err(refusal(&error, &path)),
+        };
+        // Checks on the open handle, not on the path, so nothing can be
+        // swapped between the check and the read.
+        let metadata = file.metadata().map_err(|error| refusal(&error, &path))?;
+        if !metadata.is_file() {
+            return Err(Status::FileNotFound);
+        }
+        Ok(OpenFile {
+            file,
+            len: metadata.len(),
+        })
+    }
+
+    /// The slow path of [`open`](ServedDir::open), for a name that is a
+    /// link: follows it, then checks on the open handle that it is a
+    /// regular file inside the directory (the kernel's own answer for the
+    /// handle, so a link swapped after the open changes nothing).
+    fn open_link(&self, name: &FileName) -> Result<OpenFile, Status> {
         let path = self.path.join(name.as_str());
         // O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
         // It changes nothing for the regular files that are then read.
@@ -60,15 +92,16 @@ impl ServedDir {
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
             .open(&path)
-            .map_err(|error| refusal(&error, &path))?;
-        // Checks on the open handle, not on the path, so nothing can be
-        // swapped between the check and the read.
-        let metadata = file.metadata().map_err(|error| refusal(&error, &path))?;
+            .map_err(|error| refusal(&error, &path.display()))?;
+        let metadata = file
+            .metadata()
+            .map_err(|error| refusal(&error, &path.display()))?;
         if !metadata.is_file() {
             return Err(Status::FileNotFound);
         }
-        let real = real_path_of(&file, &path).map_err(|error| refusal(&error, &path))?;
-        let root = fs::canonicalize(&self.path).map_err(|error| refusal(&error, &self.path))?;
+        let real = real_path_of(&file, &path).map_err(|error| refusal(&error, &path.display()))?;
+        let root =
+            fs::canonicalize(&self.path).map_err(|error| refusal(&error, &self.path.display()))?;
         if !real.starts_with(&root) {
             log::debug!(
                 "{} leads to {}, outside {}",
@@ -89,7 +122,8 @@ impl ServedDir {
     /// for, hidden ones only when serving hidden files. Unsorted
     /// (`encode_listing` sorts).
     pub fn listing(&self) -> Result<Vec<FileName>, Status> {
-        let entries = fs::read_dir(&self.path).map_err(|error| refusal(&error, &self.path))?;
+        let entries =
+            fs::read_dir(&self.path).map_err(|error| refusal(&error, &self.path.display()))?;
         let mut root = None;
         let mut names = Vec::new();
         for entry in entries {
@@ -109,7 +143,7 @@ impl ServedDir {
                     if root.is_none() {
                         root = Some(
                             fs::canonicalize(&self.path)
-                                .map_err(|error| refusal(&error, &self.path))?,
+                                .map_err(|error| refusal(&error, &self.path.display()))?,
                         );
                     }
                     root.as_deref()
@@ -140,15 +174,66 @@ fn real_path_of(file: &File, path: &Path) -> io::Result<PathBuf> {
 }
 
 /// The status for a failure to reach a file or the directory: the one
-/// mapping of `hftp_proto`, with the server's own failures logged.
-fn refusal(error: &io::Error, path: &Path) -> Status {
+/// mapping of `hftp_proto`, with the server's own failures logged. `path`
+/// is only formatted when the log shows it.
+fn refusal(error: &io::Error, path: &dyn fmt::Display) -> Status {
     let status = Status::for_io_error(error);
     if status == Status::FileNotFound {
-        log::debug!("{}: {error}", path.display());
+        log::debug!("{path}: {error}");
     } else {
-        log::error!("{}: {error}", path.display());
+        log::error!("{path}: {error}");
     }
     status
+}
+
+/// `DIR/NAME` for the log, without building the path.
+struct Joined<'a>(&'a Path, &'a FileName);
+
+impl fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.0.display(), self.1.as_str())
+    }
+}
+
+/// Longest path `open_no_follow` builds on the stack, NUL included: Linux's
+/// `PATH_MAX`, beyond which the kernel refuses a path anyway.
+const STACK_PATH_MAX: usize = 4096;
+
+/// Opens `dir/name` for reading with `O_NOFOLLOW` (fails with `ELOOP` when
+/// `name` is a link), `O_NONBLOCK` (a FIFO must not wait for a writer; it
+/// changes nothing for regular files) and `O_CLOEXEC`, with the path built
+/// on the stack.
+fn open_no_follow(dir: &Path, name: &FileName) -> io::Result<File> {
+    let dir = dir.as_os_str().as_bytes();
+    let name = name.as_bytes();
+    // `Path::join` adds no separator to an empty path.
+    let separator = usize::from(!dir.is_empty());
+    let len = dir.len() + separator + name.len();
+    if len >= STACK_PATH_MAX {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    if dir.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the directory's path contains a NUL byte",
+        ));
+    }
+    let mut buf = [0u8; STACK_PATH_MAX];
+    buf[..dir.len()].copy_from_slice(dir);
+    if separator == 1 {
+        buf[dir.len()] = b'/';
+    }
+    buf[dir.len() + separator..len].copy_from_slice(name);
+    // `buf[len]` is the terminating NUL; `name` has none (file-name bytes
+    // only) and `dir` was checked.
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    // SAFETY: `buf` holds a NUL-terminated path and outlives the call.
+    let fd = unsafe { libc::open(buf.as_ptr().cast(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nothing else.
+    Ok(unsafe { File::from_raw_fd(fd) })
 }
 
 #[cfg(test)]
@@ -200,6 +285,27 @@ mod tests {
         assert_eq!(with_hidden.open(&name(".dot")).map(|f| f.len).ok(), Some(1));
         assert_eq!(
             with_hidden.open(&name("..")).err(),
+            Some(Status::FileNotFound)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_directory_reached_through_a_link_serves_its_files_and_inner_links() -> io::Result<()> {
+        let parent = tempfile::tempdir()?;
+        let real = parent.path().join("real");
+        fs::create_dir(&real)?;
+        fs::write(real.join("plain"), "abc")?;
+        fs::write(parent.path().join("secret"), "s")?;
+        std::os::unix::fs::symlink("plain", real.join("inner"))?;
+        std::os::unix::fs::symlink("../secret", real.join("outer"))?;
+        std::os::unix::fs::symlink(&real, parent.path().join("link"))?;
+
+        let served = ServedDir::new(parent.path().join("link"), false);
+        assert_eq!(served.open(&name("plain")).map(|f| f.len).ok(), Some(3));
+        assert_eq!(served.open(&name("inner")).map(|f| f.len).ok(), Some(3));
+        assert_eq!(
+            served.open(&name("outer")).err(),
             Some(Status::FileNotFound)
         );
         Ok(())
