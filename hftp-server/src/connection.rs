@@ -254,11 +254,10 @@ impl Connection<'_> {
             input = &input[consumed..];
             let Some(event) = event else { break };
             self.requests += 1;
-            let line = self.line.take();
             let flow = match event {
-                Event::Request(request) => self.execute(&request, &line)?,
+                Event::Request(request) => self.execute(&request)?,
                 Event::Refused(status) => {
-                    self.log_status(&line, status);
+                    self.log_status(status);
                     encode_status(status, &mut self.reply);
                     if status.is_fatal() {
                         Flow::Close(End::Fatal(status))
@@ -267,6 +266,7 @@ impl Connection<'_> {
                     }
                 }
             };
+            self.line.clear();
             if let Flow::Close(end) = flow {
                 self.flush()?;
                 return Ok(Flow::Close(end));
@@ -279,7 +279,7 @@ impl Connection<'_> {
         Ok(Flow::Continue)
     }
 
-    fn execute(&mut self, request: &Request, line: &str) -> io::Result<Flow> {
+    fn execute(&mut self, request: &Request) -> io::Result<Flow> {
         let dir = &self.shared.dir;
         let refused = match *request {
             Request::GetFileListing => match dir.listing() {
@@ -302,7 +302,7 @@ impl Connection<'_> {
                     .and_then(|file| check_slice(offset, size, file.len).map(|()| file))
                 {
                     Ok(file) => {
-                        self.log_status(line, Status::Ok);
+                        self.log_status(Status::Ok);
                         return self.send_slice(&file, offset, size);
                     }
                     Err(status) => Some(status),
@@ -310,14 +310,14 @@ impl Connection<'_> {
             }
             Request::Quit => {
                 encode_status(Status::Ok, &mut self.reply);
-                self.log_status(line, Status::Ok);
+                self.log_status(Status::Ok);
                 return Ok(Flow::Close(End::Quit));
             }
         };
         match refused {
-            None => self.log_status(line, Status::Ok),
+            None => self.log_status(Status::Ok),
             Some(status) => {
-                self.log_status(line, status);
+                self.log_status(status);
                 encode_status(status, &mut self.reply);
                 if status.is_fatal() {
                     return Ok(Flow::Close(End::Fatal(status)));
@@ -364,11 +364,13 @@ impl Connection<'_> {
         }
     }
 
-    fn log_status(&self, line: &str, status: Status) {
+    /// Logs the status of the request line being answered (formatted only
+    /// when the level is shown).
+    fn log_status(&self, status: Status) {
         if status.is_fatal() {
-            log::warn!("{}: {line} -> {status}", self.peer);
+            log::warn!("{}: {} -> {status}", self.peer, self.line);
         } else {
-            log::info!("{}: {line} -> {status}", self.peer);
+            log::info!("{}: {} -> {status}", self.peer, self.line);
         }
     }
 

@@ -2,6 +2,8 @@
 //! in a fixed buffer whatever the line's size (the decoder itself keeps no
 //! text).
 
+use std::fmt;
+
 /// Request lines are logged up to this many bytes.
 const LOGGED_LINE_LEN: usize = 80;
 
@@ -34,9 +36,18 @@ impl LineHead {
         self.len += consumed.len() as u64;
     }
 
-    /// The line for the log, quoted and escaped, with its line end
-    /// dropped and, when cut, its length; then starts the next line.
-    pub(crate) fn take(&mut self) -> String {
+    /// Starts the next line.
+    pub(crate) fn clear(&mut self) {
+        self.kept = 0;
+        self.len = 0;
+    }
+}
+
+/// The line for the log, quoted and escaped, with its line end dropped and,
+/// when cut, its length. Formatted only when a log record shows it, so a
+/// request costs no allocation when the log is quiet.
+impl fmt::Display for LineHead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut head = &self.bytes[..self.kept];
         let whole = self.len == self.kept as u64;
         if whole {
@@ -45,12 +56,11 @@ impl LineHead {
                 .or_else(|| head.strip_suffix(b"\n"))
                 .unwrap_or(head);
         }
-        let mut text = format!("\"{}\"", head.escape_ascii());
+        write!(f, "\"{}\"", head.escape_ascii())?;
         if !whole {
-            text.push_str(&format!("... ({} bytes)", self.len));
+            write!(f, "... ({} bytes)", self.len)?;
         }
-        *self = LineHead::default();
-        text
+        Ok(())
     }
 }
 
@@ -58,23 +68,30 @@ impl LineHead {
 mod tests {
     use super::*;
 
+    /// The line as the log shows it, then the next line.
+    fn take(line: &mut LineHead) -> String {
+        let shown = line.to_string();
+        line.clear();
+        shown
+    }
+
     #[test]
     fn the_log_shows_the_start_of_a_line() {
         let mut line = LineHead::default();
         line.push(b"get_meta");
         line.push(b"data a\r\n");
-        assert_eq!(line.take(), r#""get_metadata a""#);
+        assert_eq!(take(&mut line), r#""get_metadata a""#);
         line.push(b"qui\n");
-        assert_eq!(line.take(), r#""qui""#);
+        assert_eq!(take(&mut line), r#""qui""#);
         line.push(b"a\tb\0\r\n");
-        assert_eq!(line.take(), r#""a\tb\x00""#);
+        assert_eq!(take(&mut line), r#""a\tb\x00""#);
         let long = [b'x'; 1000];
         line.push(&long);
         line.push(b"\r\n");
         assert_eq!(
-            line.take(),
+            take(&mut line),
             format!("\"{}\"... (1002 bytes)", "x".repeat(80))
         );
-        assert_eq!(line.take(), r#""""#);
+        assert_eq!(take(&mut line), r#""""#);
     }
 }
