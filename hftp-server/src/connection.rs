@@ -24,10 +24,11 @@ use crate::line_head::LineHead;
 /// Bytes read from the socket at once.
 pub const READ_BUF_LEN: usize = 64 * 1024;
 /// Bytes of a file read at once for a slice: whole groups of three, so each
-/// chunk is whole base64 quads.
-pub const CHUNK_LEN: usize = 3 * 16 * 1024;
+/// chunk is whole base64 quads. Large, so a gigabyte slice costs few
+/// `pread`s and writes (3 × 16 KiB streamed 15% slower).
+pub const CHUNK_LEN: usize = 3 * 64 * 1024;
 /// Pending reply bytes that trigger a write before the batch is over.
-pub const FLUSH_AT: usize = 128 * 1024;
+pub const FLUSH_AT: usize = 256 * 1024;
 /// The reply buffer's capacity kept between batches; a large listing may
 /// grow it, and it shrinks back after.
 const REPLY_CAPACITY: usize = 256 * 1024;
