@@ -12,14 +12,12 @@
 //! builds xtask in release and hands over to that binary ([`main`]).
 
 mod load;
-mod process;
+pub(crate) mod process;
 mod report;
 mod slice;
 
-use std::env;
 use std::fs;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -173,53 +171,16 @@ pub fn main(args: &[String]) -> Result<()> {
         return Ok(());
     };
     if cfg!(debug_assertions) {
-        return hand_over_to_release(args);
+        return crate::release::hand_over("bench", args);
     }
     run(&options)
-}
-
-/// Builds xtask and the server in release and runs the release xtask with
-/// the same arguments: the load generator must be optimised.
-fn hand_over_to_release(args: &[String]) -> Result<()> {
-    eprintln!("xtask bench: building xtask and hftp-server in release");
-    build(&["build", "--release", "-p", "xtask", "-p", "hftp-server"])?;
-    let xtask = release_binary("xtask");
-    let status = Command::new(&xtask)
-        .arg("bench")
-        .args(args)
-        .status()
-        .with_context(|| format!("could not run {}", xtask.display()))?;
-    if !status.success() {
-        // The release xtask has said why on stderr.
-        bail!("the optimised bench run failed ({status})");
-    }
-    Ok(())
-}
-
-fn build(args: &[&str]) -> Result<()> {
-    let status = crate::cargo(args).status().context("could not run cargo")?;
-    if !status.success() {
-        bail!("`cargo {}` failed ({status})", args.join(" "));
-    }
-    Ok(())
-}
-
-fn target_dir() -> PathBuf {
-    let root = crate::workspace_root();
-    env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |dir| root.join(dir))
-}
-
-fn release_binary(name: &str) -> PathBuf {
-    target_dir()
-        .join("release")
-        .join(format!("{name}{}", env::consts::EXE_SUFFIX))
 }
 
 /// The whole benchmark, in the optimised build.
 fn run(options: &Options) -> Result<()> {
     let started = Instant::now();
     eprintln!("xtask bench: building hftp-server in release");
-    build(&["build", "--release", "-p", "hftp-server"])?;
+    crate::release::build(&["build", "--release", "-p", "hftp-server"])?;
 
     eprintln!(
         "xtask bench: writing a {} MiB slice file",
@@ -228,7 +189,7 @@ fn run(options: &Options) -> Result<()> {
     // Under target/, not /tmp: a run stopped by Ctrl-C leaves its gigabyte
     // where the next run (or `cargo clean`) clears it.
     let data = DataDir::create(
-        target_dir().join("bench").join("data"),
+        crate::release::target_dir().join("bench").join("data"),
         SMALL_FILE,
         SLICE_FILE,
         options.slice_size,
@@ -237,7 +198,7 @@ fn run(options: &Options) -> Result<()> {
     // its default pool would wait, not be measured.
     let most = options.connections.iter().copied().max().unwrap_or(1);
     let workers = (most > SERVER_DEFAULT_WORKERS).then_some(most);
-    let server = Server::start(&release_binary("hftp-server"), data.path(), workers)?;
+    let server = Server::start(&crate::release::binary("hftp-server"), data.path(), workers)?;
     eprintln!("xtask bench: hftp-server serving on {}", server.addr());
 
     let mut notes = Vec::new();
@@ -262,7 +223,7 @@ fn run(options: &Options) -> Result<()> {
     slices(options, server.addr(), &mut report)?;
 
     let rss = server
-        .peak_rss()
+        .memory("VmHWM")
         .context("could not read the server's peak RSS")?;
     report.push(Row {
         workload: "hftp-server peak RSS (VmHWM)".to_owned(),
@@ -303,7 +264,7 @@ fn run(options: &Options) -> Result<()> {
 
     let markdown = report.to_markdown();
     print!("{markdown}");
-    let dir = target_dir().join("bench");
+    let dir = crate::release::target_dir().join("bench");
     fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     let path = dir.join("report.md");
     fs::write(&path, &markdown).with_context(|| format!("could not write {}", path.display()))?;

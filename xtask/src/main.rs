@@ -10,6 +10,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod release;
 mod soak;
 #[cfg(test)]
 mod tidy;

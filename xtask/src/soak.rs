@@ -9,13 +9,11 @@
 //! requests, `quit`, and connections dropped in the middle of a slice.
 //! Replies are decoded with `hftp_proto::ReplyDecoder`.
 
-use std::env;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
@@ -23,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use hftp_proto::{FileName, ReplyDecoder, ReplyEvent, Request, Status};
+
+use crate::bench::process::Server;
 
 const USAGE: &str = "\
 usage: cargo xtask soak [--quick] [--clients N] [--duration SECS]
@@ -87,45 +87,9 @@ pub fn main(args: &[String]) -> Result<()> {
         return Ok(());
     };
     if cfg!(debug_assertions) {
-        return hand_over_to_release(args);
+        return crate::release::hand_over("soak", args);
     }
     run(&options)
-}
-
-/// Builds xtask and the server in release and runs the release xtask with
-/// the same arguments: checking gigabytes of replies wants optimised code.
-fn hand_over_to_release(args: &[String]) -> Result<()> {
-    eprintln!("xtask soak: building xtask and hftp-server in release");
-    cargo_build(&["build", "--release", "-p", "xtask", "-p", "hftp-server"])?;
-    let xtask = release_binary("xtask");
-    let status = Command::new(&xtask)
-        .arg("soak")
-        .args(args)
-        .status()
-        .with_context(|| format!("could not run {}", xtask.display()))?;
-    if !status.success() {
-        bail!("the soak failed ({status})");
-    }
-    Ok(())
-}
-
-fn cargo_build(args: &[&str]) -> Result<()> {
-    let status = crate::cargo(args).status().context("could not run cargo")?;
-    if !status.success() {
-        bail!("`cargo {}` failed ({status})", args.join(" "));
-    }
-    Ok(())
-}
-
-fn target_dir() -> PathBuf {
-    let root = crate::workspace_root();
-    env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |dir| root.join(dir))
-}
-
-fn release_binary(name: &str) -> PathBuf {
-    target_dir()
-        .join("release")
-        .join(format!("{name}{}", env::consts::EXE_SUFFIX))
 }
 
 /// The served files: name and content.
@@ -218,66 +182,6 @@ impl Rng {
     }
 }
 
-/// The running release server; killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(binary: &Path, dir: &Path) -> Result<Server> {
-        let mut child = Command::new(binary)
-            .args(["-a", "127.0.0.1", "-p", "0", "-qq", "-d"])
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("could not start {}", binary.display()))?;
-        let mut line = String::new();
-        let read = child
-            .stdout
-            .take()
-            .context("no stdout")
-            .and_then(|stdout| Ok(BufReader::new(stdout).read_line(&mut line)?));
-        let addr = line
-            .trim_end()
-            .rsplit_once(" on ")
-            .and_then(|(_, addr)| addr.parse().ok());
-        match (read, addr) {
-            (Ok(_), Some(addr)) => Ok(Server { child, addr }),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("hftp-server printed {line:?}, not `Serving DIR on ADDR:PORT`")
-            }
-        }
-    }
-
-    fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// A `/proc/PID/status` field in bytes, e.g. `VmRSS`.
-    fn memory(&self, field: &str) -> Result<u64> {
-        let path = format!("/proc/{}/status", self.child.id());
-        let status = fs::read_to_string(&path).with_context(|| format!("could not read {path}"))?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|value| value.trim().strip_suffix("kB"))
-            .and_then(|kib| kib.trim().parse::<u64>().ok())
-            .map(|kib| kib * 1024)
-            .with_context(|| format!("no {field} in {path}"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// What every client adds up.
 #[derive(Default)]
 struct Tally {
@@ -310,16 +214,16 @@ impl Tally {
 /// The whole soak, in the optimised build.
 fn run(options: &Options) -> Result<()> {
     eprintln!("xtask soak: building hftp-server in release");
-    cargo_build(&["build", "--release", "-p", "hftp-server"])?;
-    let dir = target_dir().join("soak").join("data");
+    crate::release::build(&["build", "--release", "-p", "hftp-server"])?;
+    let dir = crate::release::target_dir().join("soak").join("data");
     let files = Files::create(&dir)?;
-    let mut server = Server::start(&release_binary("hftp-server"), &dir)?;
+    let mut server = Server::start(&crate::release::binary("hftp-server"), &dir, None)?;
     let rss_start = server.memory("VmRSS")?;
     eprintln!(
         "xtask soak: {} clients for {} s against hftp-server on {}",
         options.clients,
         options.duration.as_secs(),
-        server.addr
+        server.addr()
     );
 
     let tally = Tally::default();
@@ -327,7 +231,7 @@ fn run(options: &Options) -> Result<()> {
     let deadline = started + options.duration;
     thread::scope(|scope| {
         for index in 0..options.clients {
-            let (files, tally, addr) = (&files, &tally, server.addr);
+            let (files, tally, addr) = (&files, &tally, server.addr());
             thread::Builder::new()
                 .name(format!("soak-client-{index}"))
                 .spawn_scoped(scope, move || {

@@ -162,17 +162,23 @@ impl Server {
         self.addr
     }
 
-    /// The server's peak resident set size so far, in bytes (`VmHWM`).
-    pub fn peak_rss(&self) -> Result<u64> {
+    /// A memory figure of the server's `/proc/PID/status` in bytes, e.g.
+    /// `VmRSS` (now) or `VmHWM` (peak so far).
+    pub fn memory(&self, field: &str) -> Result<u64> {
         let path = format!("/proc/{}/status", self.child.0.id());
         let status = fs::read_to_string(&path).with_context(|| format!("could not read {path}"))?;
         status
             .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|value| value.trim().strip_suffix("kB"))
             .and_then(|kib| kib.trim().parse::<u64>().ok())
             .map(|kib| kib * 1024)
-            .with_context(|| format!("no VmHWM in {path}"))
+            .with_context(|| format!("no {field} in {path}"))
+    }
+
+    /// Whether the server is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.0.try_wait(), Ok(None))
     }
 }
 
