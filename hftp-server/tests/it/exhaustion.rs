@@ -2,46 +2,13 @@
 //! refuses what it cannot open with 199, and serves again once the
 //! descriptors are given back.
 
-use std::fs;
-use std::io;
 use std::time::{Duration, Instant};
 
 use hftp_proto::{Request, Status};
 
-use crate::support::{Client, PATIENCE, Reply, Server, metadata, slice};
-
-/// The lowest file descriptor number free in process `pid`.
-fn lowest_free_fd(pid: u32) -> u64 {
-    let mut used: Vec<u64> = fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("the server's fds")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    used.sort_unstable();
-    (0..)
-        .find(|fd| used.binary_search(fd).is_err())
-        .expect("a free fd")
-}
-
-/// Lowers the soft RLIMIT_NOFILE of the running process `pid` to `soft`:
-/// what `ulimit -n` would have set at its start, for every descriptor it
-/// opens from now on.
-fn limit_fds(pid: u32, soft: u64) {
-    let pid = libc::pid_t::try_from(pid).expect("a pid");
-    let mut old = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `old` is a valid rlimit to fill; a null new limit only reads.
-    let got = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) };
-    assert_eq!(got, 0, "prlimit: {}", io::Error::last_os_error());
-    let new = libc::rlimit {
-        rlim_cur: soft,
-        rlim_max: old.rlim_max,
-    };
-    // SAFETY: `new` is a valid rlimit; the old one is not asked for.
-    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut()) };
-    assert_eq!(set, 0, "prlimit: {}", io::Error::last_os_error());
-}
+use crate::support::{
+    Client, PATIENCE, Reply, Server, lowest_free_fd, metadata, set_fd_limit, slice,
+};
 
 /// Waits, bounded by [`PATIENCE`], until `done` holds: a condition on the
 /// server's state, re-checked, not a delay assumed long enough.
@@ -60,7 +27,7 @@ fn out_of_descriptors_the_server_keeps_running_and_serves_again_after() {
     let mut server = Server::start();
     server.file("f", "fd");
     let limit = lowest_free_fd(server.pid()) + FREE;
-    limit_fds(server.pid(), limit);
+    set_fd_limit(server.pid(), limit);
 
     // Five times more connections than descriptors: the first ones take
     // them all, the rest wait in the kernel's backlog while the acceptor's

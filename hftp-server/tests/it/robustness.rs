@@ -2,12 +2,11 @@
 //! and signals: the server stays up and every other client is served.
 
 use std::fs;
-use std::io;
 use std::net::Shutdown;
 
 use hftp_proto::{Request, SliceEncoder, Status};
 
-use crate::support::{Reply, Server, metadata, slice};
+use crate::support::{Reply, Server, lowest_free_fd, metadata, set_fd_limit, slice};
 
 const MIB: u64 = 1024 * 1024;
 /// A file whose slice cannot sit whole in the kernel's buffers when the
@@ -136,38 +135,6 @@ fn a_file_shrinking_during_a_slice_ends_the_body_without_crlf() {
     assert!((body.len() as u64) < SliceEncoder::encoded_len(BIG) - 2);
     assert!(body.len() % 4 == 0 && body.chunks(4).all(|quad| quad == b"YWFh"));
     assert!(server.stderr().contains("shrank"), "{}", server.stderr());
-}
-
-/// The lowest file descriptor number free in process `pid`.
-fn lowest_free_fd(pid: u32) -> u64 {
-    let mut used: Vec<u64> = fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("the server's fds")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    used.sort_unstable();
-    (0..)
-        .find(|fd| used.binary_search(fd).is_err())
-        .expect("a free fd")
-}
-
-/// Sets the soft RLIMIT_NOFILE of process `pid`; returns the old one.
-fn set_fd_limit(pid: u32, soft: u64) -> libc::rlimit {
-    let pid = libc::pid_t::try_from(pid).expect("a pid");
-    let mut old = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `old` is a valid rlimit to fill; a null new limit only reads.
-    let got = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) };
-    assert_eq!(got, 0, "prlimit: {}", io::Error::last_os_error());
-    let new = libc::rlimit {
-        rlim_cur: soft,
-        rlim_max: old.rlim_max,
-    };
-    // SAFETY: `new` is a valid rlimit; the old one is not asked for.
-    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut()) };
-    assert_eq!(set, 0, "prlimit: {}", io::Error::last_os_error());
-    old
 }
 
 #[test]

@@ -375,3 +375,35 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
     bytes.truncate(len);
     bytes
 }
+
+/// The lowest file descriptor number free in process `pid`.
+pub fn lowest_free_fd(pid: u32) -> u64 {
+    let mut used: Vec<u64> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the server's fds")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    used.sort_unstable();
+    (0..)
+        .find(|fd| used.binary_search(fd).is_err())
+        .expect("a free fd")
+}
+
+/// Sets the soft RLIMIT_NOFILE of process `pid`; returns the old one.
+pub fn set_fd_limit(pid: u32, soft: u64) -> libc::rlimit {
+    let pid = libc::pid_t::try_from(pid).expect("a pid");
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `old` is a valid rlimit to fill; a null new limit only reads.
+    let got = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) };
+    assert_eq!(got, 0, "prlimit: {}", io::Error::last_os_error());
+    let new = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: `new` is a valid rlimit; the old one is not asked for.
+    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut()) };
+    assert_eq!(set, 0, "prlimit: {}", io::Error::last_os_error());
+    old
+}
