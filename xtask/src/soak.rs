@@ -112,9 +112,14 @@ impl Files {
         ("k-1.bin", 1023),
         ("k.bin", 1024),
         ("k_plus_1.bin", 1025),
-        ("chunk-1", 3 * 16 * 1024 - 1),
-        ("chunk", 3 * 16 * 1024),
-        ("chunk.plus.1", 3 * 16 * 1024 + 1),
+        // Around the server's file read chunk (hftp_server::connection::
+        // CHUNK_LEN, 192 KiB) and its earlier 48 KiB.
+        ("chunk48k-1", 3 * 16 * 1024 - 1),
+        ("chunk48k", 3 * 16 * 1024),
+        ("chunk48k.plus.1", 3 * 16 * 1024 + 1),
+        ("chunk-1", 3 * 64 * 1024 - 1),
+        ("chunk", 3 * 64 * 1024),
+        ("chunk.plus.1", 3 * 64 * 1024 + 1),
         ("MB-1", 1_000_000),
         ("MB-3", 3 * 1024 * 1024 + 1),
         ("MB-8", 8 * 1024 * 1024 + 2),
