@@ -100,7 +100,7 @@ struct Files {
 }
 
 impl Files {
-    const SIZES: [(&'static str, usize); 17] = [
+    const SIZES: [(&'static str, usize); 20] = [
         ("empty", 0),
         ("one", 1),
         ("two", 2),
