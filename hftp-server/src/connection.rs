@@ -29,9 +29,10 @@ pub const READ_BUF_LEN: usize = 64 * 1024;
 pub const CHUNK_LEN: usize = 3 * 64 * 1024;
 /// Pending reply bytes that trigger a write before the batch is over.
 pub const FLUSH_AT: usize = 256 * 1024;
-/// The reply buffer's capacity kept between batches; a large listing may
-/// grow it, and it shrinks back after.
-const REPLY_CAPACITY: usize = 256 * 1024;
+/// The reply buffer's capacity kept between batches; a large listing or a
+/// slice may grow it, and it shrinks back after, so an idle connection
+/// holds little.
+const REPLY_CAPACITY: usize = 16 * 1024;
 /// How long, and how many bytes, a closing connection reads and discards
 /// after its last reply, so the peer gets a FIN rather than a reset.
 const DRAIN_TIME: Duration = Duration::from_secs(1);
@@ -108,6 +109,10 @@ pub fn serve(stream: TcpStream, accepted: Instant, shared: &Shared) {
         requests: 0,
     };
     let end = connection.run();
+    drop(connection);
+    unsafe {
+        libc::malloc_trim(0);
+    }
     // A peer that vanishes (EPIPE, ECONNRESET) is routine: debug only.
     match &end {
         End::WriteFailed(error) | End::ReadFailed(error) if !is_timeout(error) => {
@@ -277,6 +282,9 @@ impl Connection<'_> {
             }
         }
         self.flush()?;
+        // Not in `flush`: a slice refilling the buffer chunk after chunk
+        // would pay a reallocation (and its page faults) per chunk.
+        self.reply.shrink_to(REPLY_CAPACITY);
         Ok(Flow::Continue)
     }
 
@@ -331,8 +339,11 @@ impl Connection<'_> {
     /// Streams `size` bytes of `file` from `offset` as one base64 line,
     /// [`CHUNK_LEN`] bytes at a time.
     fn send_slice(&mut self, file: &OpenFile, offset: u64, size: u64) -> io::Result<Flow> {
-        if self.chunk.is_empty() {
-            self.chunk = vec![0; CHUNK_LEN];
+        // A chunk as large as this slice needs, at most CHUNK_LEN: small
+        // slices keep a connection small. Kept for the connection's life.
+        let needed = usize::try_from(size).map_or(CHUNK_LEN, |size| size.min(CHUNK_LEN));
+        if self.chunk.len() < needed {
+            self.chunk = vec![0; needed];
         }
         let mut encoder = SliceEncoder::new(size, &mut self.reply);
         let mut position = offset;
@@ -350,11 +361,14 @@ impl Connection<'_> {
                     break;
                 }
             };
-            encoder.encode(&self.chunk[..read], &mut self.reply);
-            position += read as u64;
-            if self.reply.len() >= FLUSH_AT {
+            // Flush first if the encoded chunk would take the pending
+            // replies past FLUSH_AT: the buffer then peaks near FLUSH_AT,
+            // not FLUSH_AT plus a chunk.
+            if self.reply.len() + read / 3 * 4 + 4 > FLUSH_AT {
                 self.flush()?;
             }
+            encoder.encode(&self.chunk[..read], &mut self.reply);
+            position += read as u64;
         }
         match encoder.finish(&mut self.reply) {
             Ok(()) => Ok(Flow::Continue),
@@ -376,7 +390,7 @@ impl Connection<'_> {
     }
 
     /// Writes the pending replies. The whole write (at most about
-    /// [`FLUSH_AT`] plus one chunk, or one listing) must be done within the
+    /// [`FLUSH_AT`], or one listing) must be done within the
     /// idle timeout: a client that stops reading, or reads a trickle to
     /// keep each `write` call alive, frees its worker after that long.
     fn flush(&mut self) -> io::Result<()> {
@@ -396,7 +410,6 @@ impl Connection<'_> {
             }
         }
         self.reply.clear();
-        self.reply.shrink_to(REPLY_CAPACITY);
         Ok(())
     }
 

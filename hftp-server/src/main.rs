@@ -85,6 +85,7 @@ impl Args {
 }
 
 fn main() -> ExitCode {
+    tune_allocator();
     let args = Args::parse();
     logger::init(args.log_level());
     match run(&args) {
@@ -113,3 +114,27 @@ fn run(args: &Args) -> anyhow::Result<()> {
     }
     server.run()
 }
+
+/// Keeps the server's resident memory near what its connections hold.
+///
+/// glibc gives each of up to 8 × cores threads' worth of arenas its own
+/// heap, and raises its mmap threshold to the largest buffer freed so far
+/// (up to 32 MiB): after a few slices every read, reply and chunk buffer
+/// came from one of 16 fragmented heaps that never shrink, and a
+/// 100-client soak grew RSS from 3 to 90 MiB. With a fixed threshold,
+/// buffers of 64 KiB and more (each connection's read buffer, slice
+/// chunks, grown replies) are mapped on their own and unmapped when freed;
+/// with two arenas the small rest is shared.
+/// Nothing allocates per request, so arena contention does not matter.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    // SAFETY: `mallopt` only sets malloc parameters; called before any
+    // thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
