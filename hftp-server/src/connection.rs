@@ -298,9 +298,9 @@ impl Connection<'_> {
                 }
                 Err(status) => Some(status),
             },
-            Request::GetMetadata { name } => match dir.open(&name) {
-                Ok(file) => {
-                    encode_metadata(file.len, &mut self.reply);
+            Request::GetMetadata { name } => match dir.size(&name) {
+                Ok(size) => {
+                    encode_metadata(size, &mut self.reply);
                     None
                 }
                 Err(status) => Some(status),
