@@ -52,7 +52,7 @@ options:
   --connections LIST   connection counts, comma-separated [default: 1,50]
   --depths LIST        pipelining depths, comma-separated [default: 1,16]
   --slice-mib MIB      size of the slice file [default: 1024; quick: 256]
-  --slice-runs N       slice and blast runs, the best kept [default: 3]
+  --slice-runs N       slice and blast runs, the best kept [default: 7; quick: 3]
   --no-redis           skip the redis reference even if it is installed
   -h, --help           this text
 
@@ -98,7 +98,7 @@ impl Options {
             connections: vec![1, TARGET_CONNECTIONS],
             depths: vec![1, TARGET_DEPTH_PIPELINED],
             slice_size: if quick { 256 } else { 1024 } << 20,
-            slice_runs: 3,
+            slice_runs: if quick { 3 } else { 7 },
             redis: true,
         };
         let mut args = args.iter();
