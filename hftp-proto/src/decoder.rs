@@ -255,10 +255,9 @@ impl RequestDecoder {
         }
         match byte {
             b'\n' => return Some(self.fatal(Status::BadEol)),
-            b'\r' => {
-                self.after_cr = true;
-                return None;
-            }
+            // Counted once its fate is known: as the CRLF's, or as a lone
+            // (bad) byte when the next byte is not `\n`.
+            b'\r' => self.after_cr = true,
             0x20..=0x7E => {
                 self.line_len += 1;
                 if !self.has_bad_byte && self.refusal.is_none() {

@@ -100,8 +100,9 @@ impl Status {
 
     /// The status for a failure to open or read a requested file: 202 where
     /// the failure means "no servable file by that name" (absent, not
-    /// readable, a directory, a name too long, a link loop), 199 for
-    /// everything else. Servers map every file error through here.
+    /// readable, a directory, a name too long, a link loop, a socket or
+    /// device that cannot be opened), 199 for everything else. Servers map
+    /// every file error through here.
     ///
     /// ```
     /// use std::io::ErrorKind;
@@ -112,15 +113,20 @@ impl Status {
     /// ```
     pub fn for_io_error(error: &std::io::Error) -> Status {
         use std::io::ErrorKind;
-        // ELOOP (a link loop) has no stable `ErrorKind` yet; 40 on Linux.
-        const ELOOP: i32 = 40;
+        // Linux errnos with no stable `ErrorKind` yet: ELOOP (a link loop),
+        // ENXIO (opening a socket), ENODEV (a device with no driver).
+        const NOT_A_FILE: [i32; 3] = [40, 6, 19];
         match error.kind() {
             ErrorKind::NotFound
             | ErrorKind::PermissionDenied
             | ErrorKind::IsADirectory
             | ErrorKind::NotADirectory
             | ErrorKind::InvalidFilename => Status::FileNotFound,
-            _ if cfg!(target_os = "linux") && error.raw_os_error() == Some(ELOOP) => {
+            _ if cfg!(target_os = "linux")
+                && error
+                    .raw_os_error()
+                    .is_some_and(|errno| NOT_A_FILE.contains(&errno)) =>
+            {
                 Status::FileNotFound
             }
             _ => Status::InternalServerError,
@@ -178,5 +184,45 @@ mod tests {
             assert_eq!(Status::from_code(code), Some(status));
         }
         assert_eq!(Status::from_code(1), None);
+    }
+
+    #[test]
+    fn file_errors_map_to_202_or_199() {
+        use std::io::{Error, ErrorKind};
+        let table = [
+            (Error::from(ErrorKind::NotFound), Status::FileNotFound),
+            (
+                Error::from(ErrorKind::PermissionDenied),
+                Status::FileNotFound,
+            ),
+            (Error::from(ErrorKind::IsADirectory), Status::FileNotFound),
+            (
+                Error::from(ErrorKind::InvalidFilename),
+                Status::FileNotFound,
+            ),
+            (
+                Error::from(ErrorKind::OutOfMemory),
+                Status::InternalServerError,
+            ),
+            (Error::from(ErrorKind::Other), Status::InternalServerError),
+        ];
+        for (error, status) in table {
+            assert_eq!(Status::for_io_error(&error), status, "{error}");
+        }
+        if cfg!(target_os = "linux") {
+            // ELOOP, ENXIO, ENODEV: not a file; EMFILE: the server's own.
+            for (errno, status) in [
+                (40, Status::FileNotFound),
+                (6, Status::FileNotFound),
+                (19, Status::FileNotFound),
+                (24, Status::InternalServerError),
+            ] {
+                assert_eq!(
+                    Status::for_io_error(&Error::from_raw_os_error(errno)),
+                    status,
+                    "{errno}"
+                );
+            }
+        }
     }
 }

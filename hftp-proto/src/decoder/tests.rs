@@ -290,6 +290,19 @@ fn a_line_past_the_limit_is_101_at_once() {
 }
 
 #[test]
+fn a_line_of_lone_crs_past_the_limit_is_101() {
+    let mut decoder = RequestDecoder::new();
+    assert_eq!(
+        decoder.decode(b"get_file_listing\r\n").1,
+        Some(Req(Request::GetFileListing))
+    );
+    let crs = vec![b'\r'; MAX_LINE_LEN as usize + 1];
+    assert_eq!(decoder.decode(&crs), (crs.len(), None));
+    assert_eq!(decoder.decode(b"\r"), (1, Some(Refused(BadRequest))));
+    assert!(decoder.is_closed());
+}
+
+#[test]
 fn a_line_at_the_limit_is_still_judged_by_its_content() {
     let mut decoder = RequestDecoder::new();
     let line = vec![b'x'; MAX_LINE_LEN as usize];
