@@ -153,6 +153,15 @@ impl ServedDir {
     /// handle, so a link swapped after the open changes nothing).
     fn open_link(&self, name: &FileName) -> Result<OpenFile, Status> {
         let path = self.path.join(name.as_str());
+        let root =
+            fs::canonicalize(&self.path).map_err(|error| refusal(&error, &self.path.display()))?;
+        // Nothing outside the directory, and nothing but a regular file, is
+        // even opened: opening a device or a FIFO can have effects of its
+        // own. The checks on the handle below still decide, as the link
+        // may change in between.
+        if !link_is_servable(&path, &root) {
+            return Err(Status::FileNotFound);
+        }
         // O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
         // It changes nothing for the regular files that are then read.
         let file = OpenOptions::new()
@@ -167,8 +176,6 @@ impl ServedDir {
             return Err(Status::FileNotFound);
         }
         let real = real_path_of(&file, &path).map_err(|error| refusal(&error, &path.display()))?;
-        let root =
-            fs::canonicalize(&self.path).map_err(|error| refusal(&error, &self.path.display()))?;
         if !real.starts_with(&root) {
             log::debug!(
                 "{} leads to {}, outside {}",
@@ -343,6 +350,9 @@ mod tests {
         std::os::unix::fs::symlink("sub", dir.path().join("subdir"))?;
         std::os::unix::fs::symlink("nowhere", dir.path().join("dangling"))?;
         fs::write(dir.path().join("bad name"), "x")?;
+        // Opening a socket fails with ENXIO: still 202, not 199.
+        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("sock"))?;
+        std::os::unix::fs::symlink("sock", dir.path().join("tosock"))?;
 
         let served = ServedDir::new(dir.path(), false);
         let mut listed = served
@@ -353,7 +363,7 @@ mod tests {
         assert_eq!(served.open(&name("plain")).map(|f| f.len).ok(), Some(3));
         assert_eq!(served.open(&name("inner")).map(|f| f.len).ok(), Some(3));
         for refused in [
-            "outer", "sub", "subdir", "dangling", ".dot", "..", ".", "absent",
+            "outer", "sub", "subdir", "dangling", ".dot", "..", ".", "absent", "sock", "tosock",
         ] {
             assert_eq!(
                 served.open(&name(refused)).err(),
@@ -365,6 +375,7 @@ mod tests {
         // `size` (for get_metadata) agrees with `open` on every name.
         for text in [
             "plain", "inner", "outer", "sub", "subdir", "dangling", ".dot", "..", ".", "absent",
+            "sock", "tosock",
         ] {
             assert_eq!(
                 served.size(&name(text)),
