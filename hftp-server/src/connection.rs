@@ -73,13 +73,14 @@ impl Shared {
 /// Serves one connection, accepted at `accepted`, until it closes, logging
 /// its life.
 ///
-/// Its first request must be complete within the idle timeout of
-/// `accepted`, however many reads it takes; after that the idle timeout
-/// applies to each read. So the clock of a connection that waits in the
-/// queue runs from the accept, not from when a worker takes it: idle
-/// connections queued behind each other time out together, and one that
-/// trickles bytes without ever completing a request (slowloris) holds a
-/// worker for one idle timeout at most.
+/// A connection that has sent nothing for the idle timeout is closed
+/// (HFTP.md lets a server close one "that has sent nothing for a long
+/// time", and no other). Its clock runs from the accept, not from when a
+/// worker takes it from the queue: bytes already waiting then say nothing
+/// of when they came, so the accept's deadline holds until a worker sees
+/// the peer send while it waits; from then the idle timeout applies to each
+/// read. So idle connections queued behind each other time out together,
+/// and a client sending one byte a second is never cut off.
 pub fn serve(stream: TcpStream, accepted: Instant, shared: &Shared) {
     let peer = match stream.peer_addr() {
         Ok(peer) => peer,
@@ -105,8 +106,7 @@ pub fn serve(stream: TcpStream, accepted: Instant, shared: &Shared) {
         reply: Vec::new(),
         chunk: Vec::new(),
         line: LineHead::default(),
-        first_request_deadline: Some(accepted + shared.idle_timeout),
-        requests: 0,
+        accept_deadline: Some(accepted + shared.idle_timeout),
     };
     let end = connection.run();
     drop(connection);
@@ -182,10 +182,9 @@ struct Connection<'a> {
     chunk: Vec<u8>,
     /// The start of the request line being decoded, for the log.
     line: LineHead,
-    /// When the first request must be complete; `None` once it is.
-    first_request_deadline: Option<Instant>,
-    /// Request lines decoded so far.
-    requests: u64,
+    /// The accept's idle deadline, until the peer is seen sending while a
+    /// worker waits; `None` after that (see [`serve`]).
+    accept_deadline: Option<Instant>,
 }
 
 /// Counts a connection as answering a batch while it lives.
@@ -208,22 +207,9 @@ impl Connection<'_> {
     fn run(&mut self) -> End {
         let mut input = vec![0; READ_BUF_LEN];
         loop {
-            if let Some(deadline) = self.first_request_deadline {
-                let left = deadline.saturating_duration_since(Instant::now());
-                // A zero timeout would mean none: wait a moment at least,
-                // for bytes that are already there.
-                let left = left.max(Duration::from_millis(1));
-                if let Err(error) = self.stream.set_read_timeout(Some(left)) {
-                    return End::ReadFailed(error);
-                }
-            }
-            let read = match self.stream.read(&mut input) {
-                Ok(0) if self.decoder.is_mid_line() => return End::PeerLeftMidRequest,
-                Ok(0) => return End::PeerClosed,
+            let read = match self.read_input(&mut input) {
                 Ok(read) => read,
-                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-                Err(error) if is_timeout(&error) => return End::Idle,
-                Err(error) => return End::ReadFailed(error),
+                Err(end) => return end,
             };
             // Counted busy before the shutdown flag is read: the shutdown
             // sets the flag before it waits for `busy` to fall to zero, so
@@ -234,15 +220,7 @@ impl Connection<'_> {
             } else {
                 match self.answer(&input[..read]) {
                     Ok(Flow::Continue) if self.shared.is_shutting_down() => End::ShuttingDown,
-                    Ok(Flow::Continue) => {
-                        if self.requests > 0 && self.first_request_deadline.take().is_some() {
-                            let idle = Some(self.shared.idle_timeout);
-                            if let Err(error) = self.stream.set_read_timeout(idle) {
-                                return End::ReadFailed(error);
-                            }
-                        }
-                        continue;
-                    }
+                    Ok(Flow::Continue) => continue,
                     Ok(Flow::Close(end)) => end,
                     Err(error) => return End::WriteFailed(error),
                 }
@@ -252,6 +230,55 @@ impl Connection<'_> {
         }
     }
 
+    /// Reads what the peer sent into `input`, under the idle rule of
+    /// [`serve`]; a connection that ends is an `End`.
+    fn read_input(&mut self, input: &mut [u8]) -> Result<usize, End> {
+        loop {
+            let result = match self.accept_deadline {
+                None => self.stream.read(input),
+                Some(deadline) => match self.read_waiting(input) {
+                    Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                        // Nothing waiting: wait for the peer, until the
+                        // accept's deadline at most.
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        // A zero timeout would mean none.
+                        let left = left.max(Duration::from_millis(1));
+                        self.stream
+                            .set_read_timeout(Some(left))
+                            .map_err(End::ReadFailed)?;
+                        let result = self.stream.read(input);
+                        if matches!(result, Ok(read) if read > 0) {
+                            // Seen sending: from now on, the idle timeout.
+                            self.accept_deadline = None;
+                            self.stream
+                                .set_read_timeout(Some(self.shared.idle_timeout))
+                                .map_err(End::ReadFailed)?;
+                        }
+                        result
+                    }
+                    waiting => waiting,
+                },
+            };
+            return match result {
+                Ok(0) if self.decoder.is_mid_line() => Err(End::PeerLeftMidRequest),
+                Ok(0) => Err(End::PeerClosed),
+                Ok(read) => Ok(read),
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) if is_timeout(&error) => Err(End::Idle),
+                Err(error) => Err(End::ReadFailed(error)),
+            };
+        }
+    }
+
+    /// Reads only what is already waiting in the socket: `WouldBlock` when
+    /// nothing is.
+    fn read_waiting(&mut self, input: &mut [u8]) -> io::Result<usize> {
+        self.stream.set_nonblocking(true)?;
+        let result = self.stream.read(input);
+        self.stream.set_nonblocking(false)?;
+        result
+    }
+
     /// Answers every request completed by `input`, writing the replies.
     fn answer(&mut self, mut input: &[u8]) -> io::Result<Flow> {
         while !input.is_empty() {
@@ -259,7 +286,6 @@ impl Connection<'_> {
             self.line.push(&input[..consumed]);
             input = &input[consumed..];
             let Some(event) = event else { break };
-            self.requests += 1;
             let flow = match event {
                 Event::Request(request) => self.execute(&request)?,
                 Event::Refused(status) => {

@@ -248,3 +248,22 @@ fn disconnects_at_every_stage_leave_the_server_serving() {
     }
     assert!(server.is_running());
 }
+
+/// HFTP.md lets a server close only a connection that has sent nothing
+/// for a long time: a first request trickling in for longer than the idle
+/// timeout, a byte every fifth of it, is answered.
+#[test]
+fn a_slow_but_steady_first_request_is_not_cut_off() {
+    let server = Server::start_with(&["--idle-timeout", &IDLE_SECS.to_string()]);
+    server.file("f", "served");
+    let mut client = server.connect();
+    let request = b"get_metadata f\r\n";
+    // The pace of the client under test, not a wait for the server.
+    let gap = Duration::from_millis(IDLE_SECS * 1000 / 5);
+    assert!(gap * request.len() as u32 > Duration::from_secs(IDLE_SECS) * 3 / 2);
+    for byte in request {
+        client.send(&[*byte]);
+        std::thread::sleep(gap);
+    }
+    assert_eq!(client.reply(&metadata("f")), Reply::Size(6));
+}
