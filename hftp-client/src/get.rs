@@ -45,7 +45,7 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
 /// Where each file goes.
 fn targets(args: &GetArgs) -> Result<Vec<PathBuf>, UsageError> {
     let names = args.files.iter().map(FileName::as_str);
-    match &args.output {
+    let targets = match &args.output {
         None => Ok(names.map(PathBuf::from).collect()),
         Some(dir) if dir.is_dir() => Ok(names.map(|name| dir.join(name)).collect()),
         Some(path) if args.files.len() == 1 => Ok(vec![path.clone()]),
@@ -53,7 +53,30 @@ fn targets(args: &GetArgs) -> Result<Vec<PathBuf>, UsageError> {
             "-o {}: with several files, PATH must be an existing directory",
             path.display()
         ))),
+    }?;
+    check_temporaries(&targets)?;
+    Ok(targets)
+}
+
+/// Refuses a command where one file's destination is another's `.part` (or
+/// its `.holes` marker): `get a.part a` would download `a` over `a.part`,
+/// and `-c` would take `a.part`'s bytes for a prefix of `a`.
+fn check_temporaries(targets: &[PathBuf]) -> Result<(), UsageError> {
+    for target in targets {
+        let part = with_suffix(target, ".part");
+        let holes = with_suffix(&part, ".holes");
+        if let Some(clash) = targets
+            .iter()
+            .find(|other| **other == part || **other == holes)
+        {
+            return Err(UsageError(format!(
+                "{} is also the temporary file of {}: get them in separate commands",
+                clash.display(),
+                target.display()
+            )));
+        }
     }
+    Ok(())
 }
 
 fn download(
@@ -318,6 +341,24 @@ impl<W: Write> Write for Progress<'_, W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_destination_may_not_be_another_ones_temporary_file() {
+        let paths = |names: &[&str]| names.iter().map(PathBuf::from).collect::<Vec<_>>();
+        assert!(check_temporaries(&paths(&["a", "b", "a.parts", "part"])).is_ok());
+        for clash in [
+            &["a.part", "a"][..],
+            &["a", "a.part"],
+            &["x", "a.part.holes", "a"],
+        ] {
+            let error = check_temporaries(&paths(clash)).expect_err("a clash");
+            assert!(
+                error.0.contains("is also the temporary file of a"),
+                "{}",
+                error.0
+            );
+        }
+    }
 
     #[test]
     fn split_covers_the_range_in_order() {
