@@ -10,6 +10,7 @@ use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -76,11 +77,12 @@ impl Shared {
 /// A connection that has sent nothing for the idle timeout is closed
 /// (HFTP.md lets a server close one "that has sent nothing for a long
 /// time", and no other). Its clock runs from the accept, not from when a
-/// worker takes it from the queue: bytes already waiting then say nothing
-/// of when they came, so the accept's deadline holds until a worker sees
-/// the peer send while it waits; from then the idle timeout applies to each
-/// read. So idle connections queued behind each other time out together,
-/// and a client sending one byte a second is never cut off.
+/// worker takes it from the queue: the bytes already waiting then may have
+/// come at any time since the accept, so the accept's deadline holds until
+/// the worker has read past them; any byte after those came while it
+/// watched, and from then the idle timeout applies to each read. So idle
+/// connections queued behind each other time out together, and a client
+/// that keeps sending, however slowly, is never cut off.
 pub fn serve(stream: TcpStream, accepted: Instant, shared: &Shared) {
     let peer = match stream.peer_addr() {
         Ok(peer) => peer,
@@ -98,6 +100,7 @@ pub fn serve(stream: TcpStream, accepted: Instant, shared: &Shared) {
         return;
     }
     log::info!("{peer}: connected");
+    let queued_bytes = bytes_waiting(&stream);
     let mut connection = Connection {
         stream,
         peer,
@@ -107,6 +110,7 @@ pub fn serve(stream: TcpStream, accepted: Instant, shared: &Shared) {
         chunk: Vec::new(),
         line: LineHead::default(),
         accept_deadline: Some(accepted + shared.idle_timeout),
+        queued_bytes,
     };
     let end = connection.run();
     drop(connection);
@@ -117,6 +121,21 @@ pub fn serve(stream: TcpStream, accepted: Instant, shared: &Shared) {
             log::debug!("{peer}: closed: {end}");
         }
         _ => log::info!("{peer}: closed: {end}"),
+    }
+}
+
+/// How many bytes wait unread in `stream`'s receive queue (0 if unknown:
+/// the peer is then treated as having just sent them, in its favour).
+fn bytes_waiting(stream: &TcpStream) -> usize {
+    let mut waiting: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which points
+    // to `waiting`, alive for the call; the descriptor is open (borrowed
+    // from `stream`).
+    let done = unsafe { libc::ioctl(stream.as_raw_fd(), libc::FIONREAD, &mut waiting) };
+    if done == 0 {
+        usize::try_from(waiting).unwrap_or(0)
+    } else {
+        0
     }
 }
 
@@ -200,6 +219,9 @@ struct Connection<'a> {
     /// The accept's idle deadline, until the peer is seen sending while a
     /// worker waits; `None` after that (see [`serve`]).
     accept_deadline: Option<Instant>,
+    /// Bytes that were waiting when the worker took the connection and
+    /// are not read yet: they came at an unknown time since the accept.
+    queued_bytes: usize,
 }
 
 /// Counts a connection as answering a batch while it lives.
@@ -249,49 +271,35 @@ impl Connection<'_> {
     /// [`serve`]; a connection that ends is an `End`.
     fn read_input(&mut self, input: &mut [u8]) -> Result<usize, End> {
         loop {
-            let result = match self.accept_deadline {
-                None => self.stream.read(input),
-                Some(deadline) => match self.read_waiting(input) {
-                    Err(error) if error.kind() == ErrorKind::WouldBlock => {
-                        // Nothing waiting: wait for the peer, until the
-                        // accept's deadline at most.
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        // A zero timeout would mean none.
-                        let left = left.max(Duration::from_millis(1));
-                        self.stream
-                            .set_read_timeout(Some(left))
-                            .map_err(End::ReadFailed)?;
-                        let result = self.stream.read(input);
-                        if matches!(result, Ok(read) if read > 0) {
-                            // Seen sending: from now on, the idle timeout.
-                            self.accept_deadline = None;
-                            self.stream
-                                .set_read_timeout(Some(self.shared.idle_timeout))
-                                .map_err(End::ReadFailed)?;
-                        }
-                        result
-                    }
-                    waiting => waiting,
-                },
-            };
-            return match result {
-                Ok(0) if self.decoder.is_mid_line() => Err(End::PeerLeftMidRequest),
-                Ok(0) => Err(End::PeerClosed),
-                Ok(read) => Ok(read),
+            if let Some(deadline) = self.accept_deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // A zero timeout would mean none.
+                let left = left.max(Duration::from_millis(1));
+                self.stream
+                    .set_read_timeout(Some(left))
+                    .map_err(End::ReadFailed)?;
+            }
+            let read = match self.stream.read(input) {
+                Ok(0) if self.decoder.is_mid_line() => return Err(End::PeerLeftMidRequest),
+                Ok(0) => return Err(End::PeerClosed),
+                Ok(read) => read,
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-                Err(error) if is_timeout(&error) => Err(End::Idle),
-                Err(error) => Err(End::ReadFailed(error)),
+                Err(error) if is_timeout(&error) => return Err(End::Idle),
+                Err(error) => return Err(End::ReadFailed(error)),
             };
+            if self.accept_deadline.is_some() {
+                if read > self.queued_bytes {
+                    // A byte sent while the worker watched: from now on,
+                    // the idle timeout per read.
+                    self.accept_deadline = None;
+                    self.stream
+                        .set_read_timeout(Some(self.shared.idle_timeout))
+                        .map_err(End::ReadFailed)?;
+                }
+                self.queued_bytes = self.queued_bytes.saturating_sub(read);
+            }
+            return Ok(read);
         }
-    }
-
-    /// Reads only what is already waiting in the socket: `WouldBlock` when
-    /// nothing is.
-    fn read_waiting(&mut self, input: &mut [u8]) -> io::Result<usize> {
-        self.stream.set_nonblocking(true)?;
-        let result = self.stream.read(input);
-        self.stream.set_nonblocking(false)?;
-        result
     }
 
     /// Answers every request completed by `input`, writing the replies.
