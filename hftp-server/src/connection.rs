@@ -45,8 +45,8 @@ const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
 pub struct Shared {
     /// The directory served.
     pub dir: ServedDir,
-    /// How long a connection may send nothing, its first request may take,
-    /// and one flush of replies may take.
+    /// How long a connection may send nothing (counted from its accept
+    /// while it waits for a worker), and one flush of replies may take.
     pub idle_timeout: Duration,
     /// Set once on SIGINT/SIGTERM: connections close after the batch
     /// they are answering.

@@ -40,9 +40,9 @@ struct Args {
     workers: u16,
 
     /// Close a connection that sends nothing, or leaves a reply unread, for
-    /// this many seconds. A connection's first request must also be
-    /// complete within this time of its accept, even while it waits for a
-    /// worker.
+    /// this many seconds. The time a connection waits for a free worker
+    /// counts: one that sent nothing meanwhile is closed when a worker
+    /// takes it.
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
