@@ -175,7 +175,9 @@ pub struct GetArgs {
     /// Default: the current directory.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Resume from an existing NAME.part: fetch only the bytes it lacks
+    /// Resume from an existing NAME.part: fetch only the bytes it lacks.
+    /// Its last 64 KiB are first compared with the server's file; if they
+    /// differ (the file changed), the download starts over
     #[arg(short = 'c', long = "continue")]
     pub resume: bool,
     /// Split each file into N segments, fetched over N connections in

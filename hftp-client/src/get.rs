@@ -29,6 +29,9 @@ use crate::session::Session;
 /// A parallel download gives each connection at least this much.
 const MIN_SEGMENT_LEN: u64 = 1024 * 1024;
 
+/// How many of a `.part`'s last bytes `-c` checks against the server.
+const RESUME_CHECK_LEN: u64 = 64 * 1024;
+
 /// Bytes buffered before a write to the `.part`.
 const WRITE_BUFFER_LEN: usize = 1024 * 1024;
 
@@ -90,7 +93,7 @@ fn download(
     let part = with_suffix(target, ".part");
     let holes = with_suffix(&part, ".holes");
     let start = if args.resume {
-        resume_offset(name, &part, &holes, size)?
+        resume_offset(session, name, &part, &holes, size)?
     } else {
         0
     };
@@ -162,7 +165,18 @@ fn download(
 
 /// Where a resumed download starts: the length of the `.part` when it
 /// can be trusted, else 0 (saying why on stderr).
-fn resume_offset(name: &FileName, part: &Path, holes: &Path, size: u64) -> anyhow::Result<u64> {
+///
+/// HFTP carries no checksum or date, so the `.part`'s last bytes (up to
+/// [`RESUME_CHECK_LEN`]) are compared with the server's: a file changed
+/// since the interrupted run, or a stray file under the `.part`'s name,
+/// starts over instead of being completed into a mix.
+fn resume_offset(
+    session: &mut Session,
+    name: &FileName,
+    part: &Path,
+    holes: &Path,
+    size: u64,
+) -> anyhow::Result<u64> {
     if holes.exists() {
         eprintln!(
             "hftp: get {name}: {} was left by an interrupted parallel download; starting over",
@@ -181,6 +195,23 @@ fn resume_offset(name: &FileName, part: &Path, holes: &Path, size: u64) -> anyho
     if have > size {
         eprintln!(
             "hftp: get {name}: {} is larger than the file on the server; starting over",
+            part.display()
+        );
+        return Ok(0);
+    }
+    let check = have.min(RESUME_CHECK_LEN);
+    let mut ours = vec![0; usize::try_from(check).unwrap_or(0)];
+    File::open(part)
+        .and_then(|file| file.read_exact_at(&mut ours, have - check))
+        .with_context(|| format!("cannot read {}", part.display()))?;
+    let mut theirs = Vec::with_capacity(ours.len());
+    session.retrying(|client| {
+        theirs.clear();
+        client.slice(name, have - check, check, &mut theirs)
+    })?;
+    if ours != theirs {
+        eprintln!(
+            "hftp: get {name}: the end of {} differs from the file on the server; starting over",
             part.display()
         );
         return Ok(0);

@@ -128,9 +128,12 @@ fn get_continue_fetches_only_what_the_part_file_lacks() {
     let server = RealServer::start(served.path());
     let here = tempfile::tempdir().expect("a directory");
 
-    // A .part whose bytes differ from the file's: if they survive, the
+    // A .part whose head differs from the file's (its last 64 KiB, which
+    // -c checks against the server, are true): if the head survives, the
     // download resumed instead of starting over.
-    let prefix = vec![b'x'; MIB + 5];
+    let checked = 64 * 1024;
+    let mut prefix = vec![b'x'; MIB + 5 - checked];
+    prefix.extend_from_slice(&big[MIB + 5 - checked..MIB + 5]);
     fs::write(here.path().join("big.bin.part"), &prefix).expect("a .part");
     hftp(server.port(), here.path())
         .args(["get", "-c", "big.bin"])
@@ -149,6 +152,33 @@ fn get_continue_fetches_only_what_the_part_file_lacks() {
         .success();
     assert!(fs::read(here.path().join("big.bin")).expect("a file") == big);
     assert_eq!(entries(here.path()), ["big.bin"]);
+}
+
+#[test]
+fn get_continue_starts_over_when_the_part_file_does_not_end_like_the_file() {
+    let big = pattern(2 * MIB + 7, 5);
+    let served = served_dir(&[("big.bin", &big)]);
+    let server = RealServer::start(served.path());
+    let here = tempfile::tempdir().expect("a directory");
+
+    // The file changed on the server since the interrupted run: its .part
+    // ends with other bytes than the file at the same place.
+    let mut stale = big[..MIB].to_vec();
+    stale[MIB - 1] ^= 0xFF;
+    fs::write(here.path().join("big.bin.part"), &stale).expect("a .part");
+    let output = hftp(server.port(), here.path())
+        .args(["get", "-c", "big.bin"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(fs::read(here.path().join("big.bin")).expect("a file") == big);
+    assert_eq!(entries(here.path()), ["big.bin"]);
+    assert!(
+        stderr_of(&output).contains("differs from the file on the server; starting over"),
+        "{}",
+        stderr_of(&output)
+    );
 }
 
 #[test]
