@@ -31,12 +31,14 @@ Builds hftp-server in release, serves a generated directory of files of
 varied sizes from target/soak/data, and runs N clients (default 100)
 issuing random requests for SECS seconds (default 60; --quick: 10). Every
 reply is checked byte for byte against the files. Prints requests served,
-bytes verified, errors and the server's RSS at start and end; exits
-non-zero on any mismatch or error, or if the server dies.
+bytes verified, errors and the server's RSS at start, every 10 s and at
+the end; exits non-zero on any mismatch or error, or if the server dies.
 ";
 
 /// How long a client waits for a reply before it counts an error.
 const PATIENCE: Duration = Duration::from_secs(30);
+/// How often the server's RSS is sampled during the run.
+const RSS_SAMPLE_EVERY: Duration = Duration::from_secs(10);
 /// At most this many error messages are kept for the report.
 const ERRORS_SHOWN: usize = 10;
 
@@ -234,6 +236,7 @@ fn run(options: &Options) -> Result<()> {
     let tally = Tally::default();
     let started = Instant::now();
     let deadline = started + options.duration;
+    let mut rss_samples = Vec::new();
     thread::scope(|scope| {
         for index in 0..options.clients {
             let (files, tally, addr) = (&files, &tally, server.addr());
@@ -244,6 +247,13 @@ fn run(options: &Options) -> Result<()> {
                 })
                 .map(drop)
                 .unwrap_or_else(|error| tally.error(format!("cannot start a client: {error}")));
+        }
+        // Meanwhile, the server's RSS over time: whether it levels off.
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            thread::sleep(left.min(RSS_SAMPLE_EVERY));
+            if let Ok(rss) = server.memory("VmRSS") {
+                rss_samples.push(rss);
+            }
         }
     });
     let elapsed = started.elapsed();
@@ -293,6 +303,16 @@ fn run(options: &Options) -> Result<()> {
         mib(rss_end),
         mib(rss_peak),
         if alive { "still running" } else { "DIED" }
+    );
+    let samples: Vec<String> = rss_samples
+        .iter()
+        .map(|&rss| format!("{:.0}", mib(rss)))
+        .collect();
+    let _ = writeln!(
+        report,
+        "  RSS every {} s   {} MiB",
+        RSS_SAMPLE_EVERY.as_secs(),
+        samples.join(" ")
     );
     for message in tally
         .messages
