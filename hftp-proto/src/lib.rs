@@ -56,15 +56,21 @@
 #![deny(missing_docs)]
 
 mod decoder;
+mod line_head;
 mod name;
 mod reply;
 mod reply_decoder;
 mod request;
+mod servable;
+mod session;
 mod status;
 
 pub use decoder::{Event, Events, MAX_LINE_LEN, RequestDecoder};
+pub use line_head::LineHead;
 pub use name::{FileName, FileNameError, MAX_FILE_NAME_LEN, is_file_name_byte};
 pub use reply::{IncompleteSlice, SliceEncoder, encode_listing, encode_metadata, encode_status};
 pub use reply_decoder::{MAX_REPLY_LINE_LEN, ReplyDecoder, ReplyError, ReplyEvent};
 pub use request::{Request, check_slice};
+pub use servable::{Entry, Listing, ListingBuilder, is_visible, servability};
+pub use session::{Action, Answered, CloseReason, OUTPUT_LIMIT, ServerSession, SessionConfig};
 pub use status::Status;

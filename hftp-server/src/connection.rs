@@ -20,7 +20,7 @@ use hftp_proto::{
 };
 
 use crate::files::{OpenFile, ServedDir};
-use crate::line_head::LineHead;
+use hftp_proto::LineHead;
 
 /// Bytes read from the socket at once.
 pub const READ_BUF_LEN: usize = 64 * 1024;

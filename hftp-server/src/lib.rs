@@ -12,8 +12,6 @@
 //!   "stays inside the directory" rule for links, the listing, and the one
 //!   place that maps file errors to statuses.
 //! - [`logger`] is a small stderr logger for the `log` facade.
-//! - `line_head` keeps what the log shows of a request line (its first
-//!   80 bytes and its length), since the decoder keeps no text.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -37,7 +35,6 @@
 
 pub mod connection;
 pub mod files;
-mod line_head;
 pub mod logger;
 pub mod server;
 

@@ -1,5 +1,5 @@
-//! What the log shows of a request line: its start and its length, kept
-//! in a fixed buffer whatever the line's size (the decoder itself keeps no
+//! What a log shows of a request line: its start and its length, kept in
+//! a fixed buffer whatever the line's size (the decoder itself keeps no
 //! text).
 
 use std::fmt;
@@ -9,8 +9,12 @@ const LOGGED_LINE_LEN: usize = 80;
 
 /// The first [`LOGGED_LINE_LEN`] bytes of a request line and its length:
 /// what the log shows of it, whatever its size.
-#[derive(Debug)]
-pub(crate) struct LineHead {
+///
+/// A [`ServerSession`](crate::ServerSession) keeps one for the request it
+/// is answering and hands it out with each [`Answered`](crate::Answered)
+/// record; it is formatted only when a log shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineHead {
     bytes: [u8; LOGGED_LINE_LEN],
     kept: usize,
     len: u64,
@@ -27,8 +31,8 @@ impl Default for LineHead {
 }
 
 impl LineHead {
-    /// Notes bytes the decoder consumed for the current line.
-    pub(crate) fn push(&mut self, consumed: &[u8]) {
+    /// Notes bytes consumed for the current line.
+    pub fn push(&mut self, consumed: &[u8]) {
         let room = &mut self.bytes[self.kept..];
         let taken = room.len().min(consumed.len());
         room[..taken].copy_from_slice(&consumed[..taken]);
@@ -37,7 +41,7 @@ impl LineHead {
     }
 
     /// Starts the next line.
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.kept = 0;
         self.len = 0;
     }

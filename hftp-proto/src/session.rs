@@ -1,0 +1,602 @@
+//! The server's side of one connection, as a state machine: bytes in,
+//! actions out and their results back in, bytes out, time passed in.
+
+use std::collections::VecDeque;
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::{
+    Entry, Event, FileName, LineHead, Listing, Request, RequestDecoder, SliceEncoder, Status,
+    check_slice, encode_metadata, encode_status, is_visible, servability,
+};
+
+/// Unsent reply bytes above which a session takes no more input and asks
+/// for no more file data: what one connection may hold of replies,
+/// whatever it asks and however slowly it reads.
+pub const OUTPUT_LIMIT: usize = 48 * 1024;
+
+/// Pending output capacity a session keeps once its output is sent; a
+/// larger buffer (grown by a slice or a listing) is given back, so an idle
+/// connection holds little.
+const KEPT_OUTPUT_CAPACITY: usize = 4 * 1024;
+
+/// Log records a session holds before it stops taking requests until the
+/// driver polls them.
+const MAX_RECORDS: usize = 8;
+
+/// How a server serves: the settings every session of it shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// How long a connection may make no progress — send nothing, and take
+    /// none of its pending replies — before it is closed.
+    pub idle_timeout: Duration,
+    /// Whether hidden names (a leading `.`) are listed and served.
+    pub show_hidden: bool,
+}
+
+/// What the driver must do for the session before it can go on: the
+/// session's only window on the file system.
+///
+/// [`ServerSession::poll_action`] returns the same action until the driver
+/// feeds its result back with the method named here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// List the served directory; answer with
+    /// [`handle_listing`](ServerSession::handle_listing).
+    List,
+    /// Look the name up for its size; answer with
+    /// [`handle_metadata`](ServerSession::handle_metadata).
+    Metadata(FileName),
+    /// Open the name for reading; answer with
+    /// [`handle_open`](ServerSession::handle_open), and keep the file open
+    /// if that says so.
+    Open(FileName),
+    /// Read at most `len` bytes of the open file from `offset`; answer with
+    /// [`handle_read`](ServerSession::handle_read).
+    Read {
+        /// Where to read, in the file.
+        offset: u64,
+        /// The most bytes the session takes now (never 0).
+        len: usize,
+    },
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The peer closed its side between requests.
+    PeerClosed,
+    /// The peer closed its side in the middle of a request line.
+    PeerLeftMidRequest,
+    /// The peer sent nothing for the idle timeout.
+    Idle,
+    /// The peer took none of its pending replies for the idle timeout.
+    WriteStalled,
+    /// The peer sent `quit`.
+    Quit,
+    /// A fatal status (1xx) was sent.
+    Fatal(Status),
+    /// The file shrank, or could not be read, while a slice was sent: the
+    /// body is cut short, without its final CRLF.
+    ShortSlice {
+        /// How many promised bytes were not sent.
+        missing: u64,
+    },
+    /// The server is shutting down (see
+    /// [`begin_shutdown`](ServerSession::begin_shutdown)).
+    ShuttingDown,
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CloseReason::PeerClosed => f.write_str("the peer closed"),
+            CloseReason::PeerLeftMidRequest => {
+                f.write_str("the peer closed in the middle of a request")
+            }
+            CloseReason::Idle => f.write_str("idle timeout"),
+            CloseReason::WriteStalled => f.write_str("the peer stopped reading its replies"),
+            CloseReason::Quit => f.write_str("quit"),
+            CloseReason::Fatal(status) => write!(f, "after {status}"),
+            CloseReason::ShortSlice { missing } => write!(
+                f,
+                "a slice cut {missing} bytes short (the file shrank or failed)"
+            ),
+            CloseReason::ShuttingDown => f.write_str("the server is shutting down"),
+        }
+    }
+}
+
+/// One answered request, for the driver's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    /// The start of the request line.
+    pub line: LineHead,
+    /// The status sent.
+    pub status: Status,
+}
+
+/// The reply being produced.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a file name is inline so that a session allocates nothing per request"
+)]
+enum Reply {
+    /// None: the next request may start.
+    Idle,
+    /// Waiting for the driver to carry out an action.
+    Waiting(Waiting),
+    /// A listing body being copied into the output as room allows.
+    Listing { listing: Listing, sent: usize },
+    /// A slice body: the driver feeds the file's bytes.
+    Slice {
+        encoder: SliceEncoder,
+        position: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Waiting {
+    Listing,
+    Metadata(FileName),
+    Open {
+        name: FileName,
+        offset: u64,
+        size: u64,
+    },
+}
+
+/// The protocol side of one HFTP connection on a server: every rule of
+/// HFTP.md about a connection, with no socket, file, thread or clock.
+///
+/// The driver owns the socket and the files, and calls, in a loop:
+///
+/// 1. **Input** — [`handle_input`](Self::handle_input) with the bytes it
+///    read; the session says how many it took. It stops taking bytes while
+///    a reply is in progress or its output is over [`OUTPUT_LIMIT`], so
+///    the driver keeps the rest and offers it again before reading more;
+///    [`wants_read`](Self::wants_read) says whether reading more is of
+///    any use. At end of input, once all was taken,
+///    [`handle_eof`](Self::handle_eof).
+/// 2. **Actions** — while [`poll_action`](Self::poll_action) returns one,
+///    carry it out and feed the result to the `handle_*` it names.
+/// 3. **Output** — send [`pending_output`](Self::pending_output) and
+///    report what the socket took with [`consumed`](Self::consumed).
+/// 4. **Log** — [`poll_answered`](Self::poll_answered) until `None`.
+/// 5. **Time** — wake at [`poll_timeout`](Self::poll_timeout) and call
+///    [`handle_timeout`](Self::handle_timeout).
+///
+/// Once [`close_reason`](Self::close_reason) is set the session takes no
+/// more input; when its pending output is also sent
+/// ([`is_finished`](Self::is_finished)), the driver closes the connection.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use hftp_proto::{Action, CloseReason, Entry, ServerSession, SessionConfig};
+///
+/// let config = SessionConfig { idle_timeout: Duration::from_secs(60), show_hidden: false };
+/// let now = Instant::now();
+/// let mut session = ServerSession::new(config, now);
+/// let input = b"get_metadata a.txt\r\nquit\r\n";
+/// let mut taken = session.handle_input(input, now);
+/// assert_eq!(session.poll_action(), Some(Action::Metadata("a.txt".parse()?)));
+/// session.handle_metadata(Ok(Entry::File { size: 3199, mode: 0o644, readable: true }));
+/// taken += session.handle_input(&input[taken..], now);
+/// assert_eq!(taken, input.len());
+/// assert_eq!(session.pending_output(), b"0 OK\r\n3199\r\n0 OK\r\n");
+/// session.consumed(session.pending_output().len(), now);
+/// assert_eq!(session.close_reason(), Some(CloseReason::Quit));
+/// assert!(session.is_finished());
+/// # Ok::<(), hftp_proto::FileNameError>(())
+/// ```
+#[derive(Debug)]
+pub struct ServerSession {
+    config: SessionConfig,
+    decoder: RequestDecoder,
+    reply: Reply,
+    /// Reply bytes; those before `out_start` are sent.
+    out: Vec<u8>,
+    out_start: usize,
+    /// The start of the request line being decoded or answered.
+    line: LineHead,
+    records: VecDeque<Answered>,
+    /// The peer will send nothing more.
+    eof: bool,
+    shutting_down: bool,
+    close: Option<CloseReason>,
+    /// The last time the peer sent something or took some output.
+    last_progress: Instant,
+}
+
+impl ServerSession {
+    /// A session for a connection accepted at `now`.
+    pub fn new(config: SessionConfig, now: Instant) -> ServerSession {
+        ServerSession {
+            config,
+            decoder: RequestDecoder::new(),
+            reply: Reply::Idle,
+            out: Vec::new(),
+            out_start: 0,
+            line: LineHead::default(),
+            records: VecDeque::new(),
+            eof: false,
+            shutting_down: false,
+            close: None,
+            last_progress: now,
+        }
+    }
+
+    // Getters.
+
+    /// The settings the session was made with.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Whether the session would take more input now. False once it is
+    /// closed, while a reply is in progress, or while its unsent output is
+    /// over [`OUTPUT_LIMIT`]: a peer that pipelines without reading is
+    /// read no further.
+    pub fn wants_read(&self) -> bool {
+        self.takes_requests() && !self.eof
+    }
+
+    /// Why the session ended, once it has: it takes no more input, and the
+    /// driver closes the connection once [`is_finished`](Self::is_finished).
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.close
+    }
+
+    /// Whether the connection is over and nothing is left to send.
+    pub fn is_finished(&self) -> bool {
+        self.close.is_some() && self.pending_output().is_empty()
+    }
+
+    /// Reply bytes waiting to be sent, in order.
+    pub fn pending_output(&self) -> &[u8] {
+        &self.out[self.out_start..]
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is due: the idle
+    /// timeout after the last progress. `None` once the session is closed
+    /// (or if that instant cannot be represented).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.close.is_some() {
+            return None;
+        }
+        self.last_progress.checked_add(self.config.idle_timeout)
+    }
+
+    /// What the driver must do next for the session, if anything. The same
+    /// action is returned until its result is fed back.
+    #[must_use]
+    pub fn poll_action(&self) -> Option<Action> {
+        match &self.reply {
+            Reply::Waiting(Waiting::Listing) => Some(Action::List),
+            Reply::Waiting(Waiting::Metadata(name)) => Some(Action::Metadata(*name)),
+            Reply::Waiting(Waiting::Open { name, .. }) => Some(Action::Open(*name)),
+            Reply::Slice { encoder, position } => {
+                let room = OUTPUT_LIMIT.saturating_sub(self.pending_output().len());
+                // Half the limit at least, so each read is worth its call.
+                if room < OUTPUT_LIMIT / 2 {
+                    return None;
+                }
+                let len = usize::try_from(encoder.remaining())
+                    .unwrap_or(usize::MAX)
+                    .min(room / 4 * 3);
+                Some(Action::Read {
+                    offset: *position,
+                    len,
+                })
+            }
+            Reply::Idle | Reply::Listing { .. } => None,
+        }
+    }
+
+    /// The next answered request for the log, oldest first. The session
+    /// keeps a few and takes no new request until they are polled.
+    #[must_use]
+    pub fn poll_answered(&mut self) -> Option<Answered> {
+        let record = self.records.pop_front();
+        if self.records.is_empty() && self.records.capacity() > MAX_RECORDS {
+            self.records = VecDeque::new();
+        }
+        record
+    }
+
+    // Input.
+
+    /// Takes the bytes the peer sent, arrived by `now`, and answers every
+    /// request they complete as far as it can without the driver. Returns
+    /// how many bytes it took: all of them, unless it stopped at a request
+    /// that waits for an action, or for its output to be sent. The driver
+    /// keeps the rest and offers it again.
+    #[must_use = "the bytes not taken must be offered again"]
+    pub fn handle_input(&mut self, input: &[u8], now: Instant) -> usize {
+        if !input.is_empty() && self.close.is_none() {
+            self.last_progress = now;
+        }
+        let mut taken = 0;
+        while taken < input.len() && self.takes_requests() {
+            let (consumed, event) = self.decoder.decode(&input[taken..]);
+            self.line.push(&input[taken..taken + consumed]);
+            taken += consumed;
+            match event {
+                Some(event) => self.start(event),
+                None => break,
+            }
+        }
+        if self.close.is_some() {
+            // The decoder ignores what follows `quit` or a fatal status.
+            return input.len();
+        }
+        taken
+    }
+
+    /// The peer will send nothing more (it closed or half-closed), and the
+    /// driver holds no input the session has not taken. The reply in
+    /// progress, if any, is still sent; then the session closes.
+    pub fn handle_eof(&mut self) {
+        self.eof = true;
+        self.close_if_done();
+    }
+
+    /// The result of [`Action::List`]: the served directory's listing, or
+    /// the failure to read it.
+    pub fn handle_listing(&mut self, listing: Result<Listing, io::Error>) {
+        if !matches!(self.reply, Reply::Waiting(Waiting::Listing)) {
+            return;
+        }
+        match listing {
+            Ok(listing) => {
+                encode_status(Status::Ok, &mut self.out);
+                self.reply = Reply::Listing { listing, sent: 0 };
+                self.fill();
+            }
+            Err(error) => self.refuse(Status::for_io_error(&error)),
+        }
+    }
+
+    /// The result of [`Action::Metadata`]: what the server found by that
+    /// name (see [`servability`]).
+    pub fn handle_metadata(&mut self, lookup: Result<Entry, io::Error>) {
+        if !matches!(self.reply, Reply::Waiting(Waiting::Metadata(_))) {
+            return;
+        }
+        match servability(&lookup) {
+            Ok(size) => {
+                encode_metadata(size, &mut self.out);
+                self.finish_reply(Status::Ok);
+            }
+            Err(status) => self.refuse(status),
+        }
+    }
+
+    /// The result of [`Action::Open`]: what the server found by that name
+    /// once opened (see [`servability`]). Returns whether the driver keeps
+    /// the file open for the [`Action::Read`]s that follow; it may close it
+    /// once no more follow.
+    #[must_use = "the file is to be kept open only when this says so"]
+    pub fn handle_open(&mut self, lookup: Result<Entry, io::Error>) -> bool {
+        let Reply::Waiting(Waiting::Open { offset, size, .. }) = self.reply else {
+            return false;
+        };
+        let checked =
+            servability(&lookup).and_then(|file_size| check_slice(offset, size, file_size));
+        match checked {
+            Ok(()) => {
+                let encoder = SliceEncoder::new(size, &mut self.out);
+                self.reply = Reply::Slice {
+                    encoder,
+                    position: offset,
+                };
+                self.end_slice_if_complete();
+                matches!(self.reply, Reply::Slice { .. })
+            }
+            Err(status) => {
+                self.refuse(status);
+                false
+            }
+        }
+    }
+
+    /// The result of [`Action::Read`]: the bytes read (fewer than asked is
+    /// fine; none means the file ended), or the failure to read. A file
+    /// that ends early, or fails, cuts the slice short: the session closes
+    /// after the bytes it has ([`CloseReason::ShortSlice`]). Returns
+    /// whether more reads follow; once not, the driver may close the file.
+    #[must_use = "the file may be closed once this is false"]
+    pub fn handle_read(&mut self, read: Result<&[u8], io::Error>) -> bool {
+        let Reply::Slice { encoder, position } = &mut self.reply else {
+            return false;
+        };
+        match read {
+            Ok(data) if !data.is_empty() => {
+                if self.out_start > 0 {
+                    self.out.drain(..self.out_start);
+                    self.out_start = 0;
+                }
+                let taken = encoder.encode(data, &mut self.out);
+                *position += taken as u64;
+                self.end_slice_if_complete();
+            }
+            // The file ended, or failed: the `0 OK` cannot be taken back.
+            Ok(_) | Err(_) => {
+                let missing = encoder.remaining();
+                self.reply = Reply::Idle;
+                self.close = Some(CloseReason::ShortSlice { missing });
+            }
+        }
+        matches!(self.reply, Reply::Slice { .. })
+    }
+
+    /// Time has passed: at or after [`poll_timeout`](Self::poll_timeout),
+    /// the session closes — idle if it had nothing to send, stalled if the
+    /// peer left its replies unread — and drops its unsent output.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(deadline) = self.poll_timeout() else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        let stalled = !self.pending_output().is_empty() || !matches!(self.reply, Reply::Idle);
+        self.close = Some(if stalled {
+            CloseReason::WriteStalled
+        } else {
+            CloseReason::Idle
+        });
+        self.reply = Reply::Idle;
+        self.out = Vec::new();
+        self.out_start = 0;
+    }
+
+    // Mutators.
+
+    /// The server is stopping: no new request is started; the reply in
+    /// progress, if any, is finished; then the session closes
+    /// ([`CloseReason::ShuttingDown`]).
+    pub fn begin_shutdown(&mut self) {
+        self.shutting_down = true;
+        self.close_if_done();
+    }
+
+    /// The driver sent the first `n` bytes of
+    /// [`pending_output`](Self::pending_output), at `now`.
+    pub fn consumed(&mut self, n: usize, now: Instant) {
+        let n = n.min(self.pending_output().len());
+        if n > 0 {
+            self.last_progress = now;
+        }
+        self.out_start += n;
+        if self.out_start == self.out.len() {
+            self.out.clear();
+            self.out_start = 0;
+            if matches!(self.reply, Reply::Idle) && self.out.capacity() > KEPT_OUTPUT_CAPACITY {
+                self.out = Vec::new();
+            }
+        }
+        self.fill();
+    }
+
+    // Internals.
+
+    fn takes_requests(&self) -> bool {
+        self.close.is_none()
+            && !self.shutting_down
+            && matches!(self.reply, Reply::Idle)
+            && self.pending_output().len() <= OUTPUT_LIMIT
+            && self.records.len() < MAX_RECORDS
+    }
+
+    /// Starts the reply to one decoded line.
+    fn start(&mut self, event: Event) {
+        self.compact();
+        match event {
+            Event::Refused(status) => self.refuse(status),
+            Event::Request(request) => match request {
+                Request::GetFileListing => self.reply = Reply::Waiting(Waiting::Listing),
+                Request::GetMetadata { name } if is_visible(&name, self.config.show_hidden) => {
+                    self.reply = Reply::Waiting(Waiting::Metadata(name));
+                }
+                Request::GetSlice { name, offset, size }
+                    if is_visible(&name, self.config.show_hidden) =>
+                {
+                    self.reply = Reply::Waiting(Waiting::Open { name, offset, size });
+                }
+                Request::GetMetadata { .. } | Request::GetSlice { .. } => {
+                    self.refuse(Status::FileNotFound);
+                }
+                Request::Quit => {
+                    encode_status(Status::Ok, &mut self.out);
+                    self.close = Some(CloseReason::Quit);
+                    self.finish_reply(Status::Ok);
+                }
+            },
+        }
+    }
+
+    /// Answers the request being handled with `status` alone.
+    fn refuse(&mut self, status: Status) {
+        encode_status(status, &mut self.out);
+        if status.is_fatal() {
+            self.close = Some(CloseReason::Fatal(status));
+        }
+        self.finish_reply(status);
+    }
+
+    /// The reply to the current request is all in the output.
+    fn finish_reply(&mut self, status: Status) {
+        self.reply = Reply::Idle;
+        self.records.push_back(Answered {
+            line: self.line.clone(),
+            status,
+        });
+        self.line.clear();
+        self.close_if_done();
+    }
+
+    fn end_slice_if_complete(&mut self) {
+        let Reply::Slice { encoder, .. } = &self.reply else {
+            return;
+        };
+        if encoder.remaining() > 0 {
+            return;
+        }
+        if let Reply::Slice { encoder, .. } = std::mem::replace(&mut self.reply, Reply::Idle) {
+            // Nothing remains, so the encoder always finishes.
+            if encoder.finish(&mut self.out).is_ok() {
+                self.finish_reply(Status::Ok);
+            }
+        }
+    }
+
+    /// Copies as much of a listing in progress into the output as the
+    /// limit allows.
+    fn fill(&mut self) {
+        let Reply::Listing { listing, sent } = &mut self.reply else {
+            return;
+        };
+        let room = OUTPUT_LIMIT.saturating_sub(self.out.len() - self.out_start);
+        let body = &listing.body()[*sent..];
+        let copied = body.len().min(room);
+        if copied == 0 {
+            return;
+        }
+        if self.out_start > 0 {
+            self.out.drain(..self.out_start);
+            self.out_start = 0;
+        }
+        self.out.extend_from_slice(&body[..copied]);
+        *sent += copied;
+        if *sent == listing.body().len() {
+            self.finish_reply(Status::Ok);
+        }
+    }
+
+    /// Moves unsent output to the start of the buffer before more is
+    /// appended, so the buffer never grows past what is unsent.
+    fn compact(&mut self) {
+        if self.out_start > 0 {
+            self.out.drain(..self.out_start);
+            self.out_start = 0;
+        }
+    }
+
+    fn close_if_done(&mut self) {
+        if self.close.is_some() || !matches!(self.reply, Reply::Idle) {
+            return;
+        }
+        if self.shutting_down {
+            self.close = Some(CloseReason::ShuttingDown);
+        } else if self.eof {
+            self.close = Some(if self.decoder.is_mid_line() {
+                CloseReason::PeerLeftMidRequest
+            } else {
+                CloseReason::PeerClosed
+            });
+        }
+    }
+}
