@@ -1,48 +1,652 @@
-//! A small stderr logger for the `log` facade: one line per record,
-//! `HH:MM:SS.mmm LEVEL message` (UTC).
+//! The server's logger for the `log` facade: one line per record,
+//! `YYYY-MM-DDTHH:MM:SS.mmmZ LEVEL message` (UTC), written to stderr by a
+//! background thread.
+//!
+//! A serving thread formats its record into a buffer of its own, copies the
+//! line into a shared queue under a lock held only for that copy, and goes
+//! on: it never waits for stderr. One writer thread takes the whole queue at
+//! a time and writes it in one go. Lines queued and being written never
+//! exceed a fixed budget ([`DEFAULT_BUDGET`] for the server); a record that
+//! would go over it is dropped and counted, and once a write succeeds again
+//! the writer says `N log lines dropped`. So a stderr that is slow, full or
+//! never read costs log lines, not service.
+//!
+//! [`flush`] (or `log::logger().flush()`) waits, for a bounded time, until
+//! everything queued so far is written; the server calls it before exit.
 
+use std::cell::RefCell;
+use std::fmt;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use log::{LevelFilter, Log, Metadata, Record};
+use log::{Level, LevelFilter, Log, Metadata, Record};
 
-/// Installs the logger with `level` as the most verbose level shown.
-/// Later calls change nothing.
+/// How many bytes of log lines the server's logger holds at most, queued or
+/// being written, before it drops records. At about 100 bytes a line that
+/// is some ten thousand lines: enough to ride out a burst, small beside the
+/// server's other buffers.
+pub const DEFAULT_BUDGET: usize = 1 << 20;
+
+/// How long [`flush`] and `log::logger().flush()` wait for the writer.
+/// Long enough for any working stderr to take a full budget, short enough
+/// that a stderr nobody reads delays exit only a little.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A serving thread's formatting buffer is kept between records up to this
+/// capacity; one freak record does not pin a big buffer in every thread.
+const KEPT_LINE_CAPACITY: usize = 4096;
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// Installs the logger, writing to stderr, with `level` as the most verbose
+/// level shown. Later calls change nothing.
 pub fn init(level: LevelFilter) {
-    if log::set_logger(&StderrLogger).is_ok() {
-        log::set_max_level(level);
+    if LOGGER.get().is_some() {
+        return;
+    }
+    match Logger::new(level, Box::new(std::io::stderr()), DEFAULT_BUDGET) {
+        Ok(logger) => {
+            let logger = LOGGER.get_or_init(|| logger);
+            if log::set_logger(logger).is_ok() {
+                log::set_max_level(level);
+            }
+        }
+        Err(error) => eprintln!("hftp-server: cannot start the log writer, not logging: {error}"),
     }
 }
 
-#[derive(Debug)]
-struct StderrLogger;
+/// Writes out every line logged so far, waiting at most [`FLUSH_TIMEOUT`].
+/// Call it before the process exits, or its last lines may be lost.
+pub fn flush() {
+    log::logger().flush();
+}
 
-impl Log for StderrLogger {
+/// A logger whose lines a background thread writes to a sink.
+///
+/// [`init`] installs one over stderr; tests and other embedders may build
+/// their own over any sink and call its [`Log`] methods directly.
+///
+/// ```
+/// use hftp_server::logger::Logger;
+/// use log::{Level, LevelFilter, Log, Record};
+/// use std::time::Duration;
+///
+/// let logger = Logger::new(LevelFilter::Info, Box::new(std::io::sink()), 1 << 16)?;
+/// logger.log(&Record::builder().level(Level::Info).args(format_args!("hello")).build());
+/// assert!(logger.flush_within(Duration::from_secs(5)));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Logger {
+    level: LevelFilter,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    /// The writer waits here for lines; signalled only when it is idle.
+    work: Condvar,
+    /// Flushers wait here for the writer to finish a batch.
+    written: Condvar,
+    budget: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: Vec<u8>,
+    /// Bytes the writer has taken from the queue and not finished writing.
+    in_flight: usize,
+    /// Records dropped since the writer last reported them.
+    dropped: u64,
+    /// Batches the writer has taken, and finished writing (or given up
+    /// on). A batch is the whole queue plus the drop count, so a flusher
+    /// waits for the batch that takes what it saw queued.
+    taken: u64,
+    done: u64,
+    writer_idle: bool,
+    flushers: usize,
+    shutdown: bool,
+}
+
+impl Logger {
+    /// Starts a logger that shows records up to `level`, writes them to
+    /// `sink` from a thread of its own, and holds at most `budget` bytes of
+    /// lines at a time. Fails only if that thread cannot be started.
+    ///
+    /// Dropping the logger lets its thread write what is queued and end.
+    pub fn new(
+        level: LevelFilter,
+        sink: Box<dyn Write + Send>,
+        budget: usize,
+    ) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
+            written: Condvar::new(),
+            budget,
+        });
+        let writer = Arc::clone(&shared);
+        thread::Builder::new()
+            .name("hftp-log".into())
+            .spawn(move || writer.run(sink))?;
+        Ok(Self { level, shared })
+    }
+
+    /// Waits until every line queued before the call is written, or
+    /// `timeout` has passed. Returns whether they were all written.
+    pub fn flush_within(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now().checked_add(timeout);
+        let shared = &*self.shared;
+        let mut state = shared.lock();
+        let target = if state.queue.is_empty() && state.dropped == 0 {
+            state.taken
+        } else {
+            state.taken + 1
+        };
+        if state.done >= target {
+            return true;
+        }
+        let wake = std::mem::take(&mut state.writer_idle);
+        state.flushers += 1;
+        if wake {
+            shared.work.notify_one();
+        }
+        while state.done < target {
+            let remaining = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => Duration::MAX,
+            };
+            if remaining.is_zero() {
+                break;
+            }
+            state = shared
+                .written
+                .wait_timeout(state, remaining)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        state.flushers -= 1;
+        state.done >= target
+    }
+
+    fn enqueue(&self, line: &[u8]) {
+        let shared = &*self.shared;
+        let wake = {
+            let mut state = shared.lock();
+            if state.queue.len() + state.in_flight + line.len() <= shared.budget {
+                reserve_within(&mut state.queue, line.len(), shared.budget);
+                state.queue.extend_from_slice(line);
+            } else {
+                state.dropped += 1;
+            }
+            // Waking costs a system call; a busy writer comes back for the
+            // queue by itself.
+            std::mem::take(&mut state.writer_idle)
+        };
+        if wake {
+            shared.work.notify_one();
+        }
+    }
+}
+
+impl Drop for Logger {
+    fn drop(&mut self) {
+        self.shared.lock().shutdown = true;
+        self.shared.work.notify_one();
+    }
+}
+
+impl Log for Logger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
+        metadata.level() <= self.level
     }
 
     fn log(&self, record: &Record<'_>) {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let since_epoch = SystemTime::now()
+        let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let seconds = since_epoch.as_secs() % 86_400;
-        // One write per line, so lines from different threads never mix;
-        // a closed stderr is ignored.
-        let line = format!(
-            "{:02}:{:02}:{:02}.{:03} {:<5} {}\n",
-            seconds / 3600,
-            seconds / 60 % 60,
-            seconds % 60,
-            since_epoch.subsec_millis(),
-            record.level(),
-            record.args()
-        );
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        thread_local! {
+            static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        let reused = LINE.try_with(|line| {
+            // Busy when a record's own `Display` logs, or the thread is
+            // being torn down: then a fresh buffer serves, once.
+            let Ok(mut line) = line.try_borrow_mut() else {
+                return false;
+            };
+            line.clear();
+            format_line(&mut line, now, record.level(), *record.args());
+            self.enqueue(&line);
+            if line.capacity() > KEPT_LINE_CAPACITY {
+                *line = Vec::new();
+            }
+            true
+        });
+        if !matches!(reused, Ok(true)) {
+            let mut line = Vec::new();
+            format_line(&mut line, now, record.level(), *record.args());
+            self.enqueue(&line);
+        }
     }
 
-    fn flush(&self) {}
+    fn flush(&self) {
+        self.flush_within(FLUSH_TIMEOUT);
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock; if something ever did, the
+        // counters are still whole numbers and logging should go on.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The writer thread: takes the whole queue, writes it, and again.
+    fn run(&self, mut sink: Box<dyn Write + Send>) {
+        let mut batch = Vec::new();
+        let mut report = Vec::new();
+        loop {
+            let (dropped, number) = {
+                let mut state = self.lock();
+                while state.queue.is_empty() && state.dropped == 0 && !state.shutdown {
+                    state.writer_idle = true;
+                    state = self
+                        .work
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                state.writer_idle = false;
+                if state.queue.is_empty() && state.dropped == 0 {
+                    return;
+                }
+                std::mem::swap(&mut state.queue, &mut batch);
+                state.in_flight = batch.len();
+                state.taken += 1;
+                (std::mem::take(&mut state.dropped), state.taken)
+            };
+            if dropped > 0 {
+                report.clear();
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
+                format_line(
+                    &mut report,
+                    now,
+                    Level::Warn,
+                    format_args!("{dropped} log lines dropped"),
+                );
+                // Before the batch: the drops happened while the previous
+                // batch was stuck, so this is about where they belong.
+                let _ = sink.write_all(&report);
+            }
+            // A failed write (stderr closed) loses the batch; there is
+            // nowhere else to say so.
+            let _ = sink.write_all(&batch).and_then(|()| sink.flush());
+            batch.clear();
+            let mut state = self.lock();
+            state.in_flight = 0;
+            state.done = number;
+            if state.flushers > 0 {
+                self.written.notify_all();
+            }
+        }
+    }
+}
+
+/// Grows `queue` to hold `more` bytes without its capacity passing
+/// `budget`, so the two buffers that swap between serving threads and the
+/// writer never hold more than twice the budget.
+fn reserve_within(queue: &mut Vec<u8>, more: usize, budget: usize) {
+    let needed = queue.len() + more;
+    if needed > queue.capacity() {
+        let target = needed.max(queue.capacity() * 2).max(1024).min(budget);
+        queue.reserve_exact(target - queue.len());
+    }
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ LEVEL message\n` for a record logged
+/// `since_epoch` after the Unix epoch.
+fn format_line(line: &mut Vec<u8>, since_epoch: Duration, level: Level, args: fmt::Arguments<'_>) {
+    let seconds = since_epoch.as_secs();
+    let (year, month, day) = civil_from_days(seconds / 86_400);
+    let second_of_day = seconds % 86_400;
+    push_digits(line, year, 4);
+    line.push(b'-');
+    push_digits(line, month.into(), 2);
+    line.push(b'-');
+    push_digits(line, day.into(), 2);
+    line.push(b'T');
+    push_digits(line, second_of_day / 3600, 2);
+    line.push(b':');
+    push_digits(line, second_of_day / 60 % 60, 2);
+    line.push(b':');
+    push_digits(line, second_of_day % 60, 2);
+    line.push(b'.');
+    push_digits(line, since_epoch.subsec_millis().into(), 3);
+    line.extend_from_slice(match level {
+        Level::Error => b"Z ERROR ",
+        Level::Warn => b"Z WARN  ",
+        Level::Info => b"Z INFO  ",
+        Level::Debug => b"Z DEBUG ",
+        Level::Trace => b"Z TRACE ",
+    });
+    // A `Display` that fails leaves its line cut short; `format!` would
+    // panic the serving thread instead.
+    let _ = fmt::write(&mut Bytes(line), args);
+    line.push(b'\n');
+}
+
+/// `fmt::Write` into a byte buffer, without the `String` a `format!` makes.
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.0.extend_from_slice(text.as_bytes());
+        Ok(())
+    }
+}
+
+/// Appends `value` in decimal, zero-padded to at least `width` digits.
+fn push_digits(line: &mut Vec<u8>, mut value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    while value > 0 {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    line.extend_from_slice(&digits[start.min(digits.len() - width)..]);
+}
+
+/// The proleptic Gregorian (year, month, day) of the day `days` after
+/// 1970-01-01: Howard Hinnant's `civil_from_days`
+/// (<https://howardhinnant.github.io/date_algorithms.html>), over eras of
+/// 400 years that start on March 1st, so the leap day ends a year.
+fn civil_from_days(days: u64) -> (u64, u8, u8) {
+    // Days from 0000-03-01 to 1970-01-01.
+    let days = days + 719_468;
+    let era = days / 146_097;
+    let day_of_era = days % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    // Months counted from March, so February comes last.
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = era * 400 + year_of_era + u64::from(month <= 2);
+    // Both fit: day ≤ 31, month ≤ 12.
+    (year, month as u8, day as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::{self, Receiver, Sender};
+
+    use super::*;
+
+    const LONG: Duration = Duration::from_secs(30);
+
+    fn line(since_epoch: Duration, level: Level, args: fmt::Arguments<'_>) -> String {
+        let mut line = Vec::new();
+        format_line(&mut line, since_epoch, level, args);
+        String::from_utf8(line).expect("the line is UTF-8")
+    }
+
+    fn record(logger: &Logger, level: Level, args: fmt::Arguments<'_>) {
+        logger.log(&Record::builder().level(level).args(args).build());
+    }
+
+    #[test]
+    fn dates_and_times_are_utc_civil() {
+        // Checked against Python's `datetime.fromtimestamp(s, UTC)`.
+        let table: &[(u64, &str)] = &[
+            (0, "1970-01-01T00:00:00"),
+            (68_169_599, "1972-02-28T23:59:59"),
+            (68_169_600, "1972-02-29T00:00:00"),
+            (951_782_399, "2000-02-28T23:59:59"),
+            // 2000 is a leap year although a century: divisible by 400.
+            (951_782_400, "2000-02-29T00:00:00"),
+            (951_868_800, "2000-03-01T00:00:00"),
+            (978_220_800, "2000-12-31T00:00:00"),
+            (1_709_164_799, "2024-02-28T23:59:59"),
+            (1_709_210_096, "2024-02-29T12:34:56"),
+            (1_735_603_200, "2024-12-31T00:00:00"),
+            // The last second a signed 32-bit time_t holds, and the next.
+            (2_147_483_647, "2038-01-19T03:14:07"),
+            (2_147_483_648, "2038-01-19T03:14:08"),
+            // 2100 is not a leap year: February 28th is followed by March 1st.
+            (4_107_455_999, "2100-02-27T23:59:59"),
+            (4_107_456_000, "2100-02-28T00:00:00"),
+            (4_107_542_400, "2100-03-01T00:00:00"),
+            (253_402_300_799, "9999-12-31T23:59:59"),
+            (253_402_300_800, "10000-01-01T00:00:00"),
+        ];
+        for &(seconds, expected) in table {
+            let since_epoch = Duration::from_secs(seconds);
+            assert_eq!(
+                line(since_epoch, Level::Info, format_args!("x")),
+                format!("{expected}.000Z INFO  x\n"),
+                "{seconds} s after the epoch"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_has_milliseconds_a_padded_level_and_the_message() {
+        let since_epoch = Duration::new(1_709_210_096, 789_999_999);
+        let cases = [
+            (Level::Error, "ERROR"),
+            (Level::Warn, "WARN "),
+            (Level::Info, "INFO "),
+            (Level::Debug, "DEBUG"),
+            (Level::Trace, "TRACE"),
+        ];
+        for (level, label) in cases {
+            assert_eq!(
+                line(
+                    since_epoch,
+                    level,
+                    format_args!("get_slice {} {}", "a b", 42)
+                ),
+                format!("2024-02-29T12:34:56.789Z {label} get_slice a b 42\n")
+            );
+        }
+        let early = Duration::from_millis(7);
+        assert_eq!(
+            line(early, Level::Info, format_args!("")),
+            "1970-01-01T00:00:00.007Z INFO  \n"
+        );
+    }
+
+    #[test]
+    fn a_failing_display_cuts_its_line_short_instead_of_panicking() {
+        struct Broken;
+        impl fmt::Display for Broken {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("half")?;
+                Err(fmt::Error)
+            }
+        }
+        assert_eq!(
+            line(Duration::ZERO, Level::Warn, format_args!("{Broken} never")),
+            "1970-01-01T00:00:00.000Z WARN  half\n"
+        );
+    }
+
+    /// A sink the test can read back, that optionally blocks its first
+    /// write until the test releases it.
+    struct TestSink {
+        out: Arc<Mutex<Vec<u8>>>,
+        gate: Option<(Sender<()>, Receiver<()>)>,
+    }
+
+    impl Write for TestSink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Some((entered, release)) = self.gate.take() {
+                entered.send(()).expect("the test waits for the write");
+                release.recv().expect("the test releases the write");
+            }
+            self.out
+                .lock()
+                .expect("no test thread panics holding it")
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Blocked {
+        entered: Receiver<()>,
+        release: Sender<()>,
+    }
+
+    fn logger(budget: usize, blocked: bool) -> (Logger, Arc<Mutex<Vec<u8>>>, Option<Blocked>) {
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let (gate, blocked) = if blocked {
+            let (entered_tx, entered) = mpsc::channel();
+            let (release, release_rx) = mpsc::channel();
+            (
+                Some((entered_tx, release_rx)),
+                Some(Blocked { entered, release }),
+            )
+        } else {
+            (None, None)
+        };
+        let sink = TestSink {
+            out: Arc::clone(&out),
+            gate,
+        };
+        let logger = Logger::new(LevelFilter::Info, Box::new(sink), budget)
+            .expect("the writer thread starts");
+        (logger, out, blocked)
+    }
+
+    /// The messages of the lines written, without their timestamps.
+    fn messages(out: &Mutex<Vec<u8>>) -> Vec<String> {
+        let out = out.lock().expect("no test thread panics holding it");
+        String::from_utf8_lossy(&out)
+            .lines()
+            .map(|line| {
+                let (_, message) = line.split_once(' ').expect("a timestamp, then a space");
+                message.to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn flush_writes_every_line_queued_in_order() {
+        let (logger, out, _) = logger(DEFAULT_BUDGET, false);
+        for number in 0..1000 {
+            record(&logger, Level::Info, format_args!("request {number}"));
+        }
+        assert!(logger.flush_within(LONG));
+        let expected: Vec<String> = (0..1000).map(|n| format!("INFO  request {n}")).collect();
+        assert_eq!(messages(&out), expected);
+        // Nothing queued: returns at once, still true.
+        assert!(logger.flush_within(Duration::ZERO));
+    }
+
+    #[test]
+    fn records_above_the_level_are_not_written() {
+        let (logger, out, _) = logger(DEFAULT_BUDGET, false);
+        record(&logger, Level::Debug, format_args!("detail"));
+        record(&logger, Level::Info, format_args!("shown"));
+        record(&logger, Level::Trace, format_args!("more detail"));
+        assert!(logger.flush_within(LONG));
+        assert_eq!(messages(&out), ["INFO  shown"]);
+    }
+
+    #[test]
+    fn a_blocked_sink_drops_lines_over_the_budget_and_reports_them() {
+        // Every line "INFO  line N" with N one digit is 38 bytes long.
+        let line_len = line(Duration::ZERO, Level::Info, format_args!("line 0")).len();
+        let (logger, out, blocked) = logger(3 * line_len, true);
+        let blocked = blocked.expect("a blocking sink");
+        record(&logger, Level::Info, format_args!("line 0"));
+        blocked.entered.recv().expect("the writer starts writing");
+        // The writer is stuck holding line 0: two more fit the budget, the
+        // other seven are dropped, and every call returns.
+        for number in 1..10 {
+            record(&logger, Level::Info, format_args!("line {number}"));
+        }
+        // The flush gives up, rather than waiting for the stuck sink.
+        assert!(!logger.flush_within(Duration::from_millis(1)));
+        blocked
+            .release
+            .send(())
+            .expect("the writer waits for release");
+        assert!(logger.flush_within(LONG));
+        assert_eq!(
+            messages(&out),
+            [
+                "INFO  line 0",
+                "WARN  7 log lines dropped",
+                "INFO  line 1",
+                "INFO  line 2",
+            ]
+        );
+        // The count is reported once and starts again from zero.
+        record(&logger, Level::Info, format_args!("line 10"));
+        assert!(logger.flush_within(LONG));
+        assert_eq!(messages(&out).len(), 5);
+        assert_eq!(messages(&out)[4], "INFO  line 10");
+    }
+
+    #[test]
+    fn a_record_larger_than_the_budget_is_dropped_and_reported() {
+        let (logger, out, _) = logger(64, false);
+        record(&logger, Level::Info, format_args!("{}", "x".repeat(100)));
+        // A flush waits for the report too, so it is not lost at exit.
+        assert!(logger.flush_within(LONG));
+        assert_eq!(messages(&out), ["WARN  1 log lines dropped"]);
+        record(&logger, Level::Info, format_args!("small"));
+        assert!(logger.flush_within(LONG));
+        assert_eq!(messages(&out), ["WARN  1 log lines dropped", "INFO  small"]);
+    }
+
+    #[test]
+    fn a_record_that_logs_while_formatting_is_written_too() {
+        struct Nested<'a>(&'a Logger);
+        impl fmt::Display for Nested<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                record(self.0, Level::Info, format_args!("inner"));
+                f.write_str("outer")
+            }
+        }
+        let (logger, out, _) = logger(DEFAULT_BUDGET, false);
+        record(&logger, Level::Info, format_args!("{}", Nested(&logger)));
+        assert!(logger.flush_within(LONG));
+        assert_eq!(messages(&out), ["INFO  inner", "INFO  outer"]);
+    }
+
+    #[test]
+    fn digits_are_padded_but_never_cut() {
+        let cases: &[(u64, usize, &str)] = &[
+            (0, 2, "00"),
+            (7, 3, "007"),
+            (59, 2, "59"),
+            (2038, 4, "2038"),
+            (123_456, 4, "123456"),
+            (u64::MAX, 4, "18446744073709551615"),
+        ];
+        for &(value, width, expected) in cases {
+            let mut out = Vec::new();
+            push_digits(&mut out, value, width);
+            assert_eq!(out, expected.as_bytes(), "{value} in {width}");
+        }
+    }
 }

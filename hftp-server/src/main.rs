@@ -88,7 +88,9 @@ fn main() -> ExitCode {
     tune_allocator();
     let args = Args::parse();
     logger::init(args.log_level());
-    match run(&args) {
+    let result = run(&args);
+    logger::flush();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("hftp-server: {error:#}");
