@@ -1,50 +1,71 @@
-//! The served directory: which names are servable files, and the one place
-//! where a file error becomes a status.
+//! The served directory: the facts the system gives about a name (what
+//! kind of entry, where a link leads, whether it opens) for the session's
+//! [`servability`](hftp_proto::servability) to decide on, and the listing.
 //!
-//! Nothing is cached: the directory is looked up by its path at every
-//! request, because it may be deleted and re-created while the server runs
-//! (the course's suite does that between tests).
+//! The directory is looked up by its path at every request, because it may
+//! be deleted and re-created while the server runs (the course's suite
+//! does that between tests); only a listing is reused, while the
+//! directory's state shows it unchanged.
 
-use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hftp_proto::{FileName, Status};
+use hftp_proto::{Entry, FileName, Listing, ListingBuilder};
 
-/// The directory a server serves, with its rule for hidden names.
-#[derive(Debug, Clone)]
+/// The directory a server serves, with its rule for hidden names and the
+/// last listing it made.
+#[derive(Debug)]
 pub struct ServedDir {
     path: PathBuf,
-    hidden: bool,
+    show_hidden: bool,
     /// The server's effective user and group, for reading mode bits.
     euid: libc::uid_t,
     egid: libc::gid_t,
+    listing: Mutex<Option<Snapshot>>,
 }
 
-/// A servable file, open for positioned reads, and its size when opened.
+/// A listing and the state of the directory it was made from.
 #[derive(Debug)]
-pub struct OpenFile {
-    /// The open handle; read it with `FileExt::read_at`.
-    pub file: File,
-    /// Its size in bytes, from `fstat` on the handle.
-    pub len: u64,
+struct Snapshot {
+    state: DirState,
+    listing: Listing,
 }
+
+/// What changes whenever an entry of a directory is added, removed or
+/// renamed (or the directory is replaced by another at the same path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DirState {
+    dev: u64,
+    ino: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+/// How long after a directory's last change its listing may be reused. A
+/// file system stamps times from a coarse clock (a few milliseconds on
+/// Linux), so an entry added within the same tick as a listing leaves the
+/// stamp unchanged; a listing made this long after the stamp cannot have
+/// missed such an entry.
+const SETTLED: Duration = Duration::from_secs(1);
 
 impl ServedDir {
     /// Serves the directory at `path` (looked up again at each request);
-    /// `hidden` serves and lists dot-files too.
-    pub fn new(path: impl Into<PathBuf>, hidden: bool) -> ServedDir {
+    /// `show_hidden` serves and lists dot-files too.
+    pub fn new(path: impl Into<PathBuf>, show_hidden: bool) -> ServedDir {
         ServedDir {
             path: path.into(),
-            hidden,
+            show_hidden,
             // SAFETY: geteuid and getegid cannot fail and touch no memory.
             euid: unsafe { libc::geteuid() },
             // SAFETY: as above.
             egid: unsafe { libc::getegid() },
+            listing: Mutex::new(None),
         }
     }
 
@@ -53,80 +74,59 @@ impl ServedDir {
         &self.path
     }
 
-    /// Opens `name` if it is servable: not hidden (unless serving hidden
-    /// files), a regular file once opened, and, for a link, resolving to a
-    /// place inside the served directory. Anything else is the status to
-    /// answer: 202, or 199 for a failure of the server's own.
+    /// Opens `name` for a slice: what is there (for
+    /// [`servability`](hftp_proto::servability)) and, for a readable
+    /// regular file, the open handle. Hidden names are the session's
+    /// business and never reach here.
     ///
-    /// The common case costs one path walk and no allocation: `DIR/NAME` is
-    /// opened with `O_NOFOLLOW`, so it succeeds only if NAME itself is not
-    /// a link; NAME has no `/`, so what it opens is an entry of the
-    /// directory, inside by construction. Only a link (`ELOOP`) takes the
-    /// slow path that resolves it and checks where it leads.
-    pub fn open(&self, name: &FileName) -> Result<OpenFile, Status> {
-        if name.is_hidden() && !self.hidden {
-            return Err(Status::FileNotFound);
+    /// Only a regular file is ever opened (opening a FIFO or a device has
+    /// effects of its own): `DIR/NAME` is looked at without following a
+    /// link first, then opened with `O_NOFOLLOW`, and the handle checked
+    /// again, so nothing swapped in between is read. NAME has no `/`, so
+    /// what it names is an entry of the directory, inside by construction;
+    /// only a link takes the slow path that checks where it leads.
+    pub fn open(&self, name: &FileName) -> io::Result<(Entry, Option<File>)> {
+        let stat = stat_no_follow(&self.path, name)?;
+        if is_link(&stat) {
+            return self.open_link(name);
         }
-        let path = Joined(&self.path, name);
-        let file = match open_no_follow(&self.path, name) {
-            Ok(file) => file,
-            Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
-                return self.open_link(name);
+        if !is_regular(&stat) {
+            return Ok((Entry::NotAFile, None));
+        }
+        match open_no_follow(&self.path, name) {
+            Ok(file) => file_entry(file),
+            Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
+                Ok((unreadable(&stat), None))
             }
-            Err(error) => return Err(refusal(&error, &path)),
-        };
-        // Checks on the open handle, not on the path, so nothing can be
-        // swapped between the check and the read.
-        let metadata = file.metadata().map_err(|error| refusal(&error, &path))?;
-        if !metadata.is_file() {
-            return Err(Status::FileNotFound);
+            // Replaced by a link since the stat.
+            Err(error) if error.raw_os_error() == Some(libc::ELOOP) => self.open_link(name),
+            Err(error) => Err(error),
         }
-        Ok(OpenFile {
-            file,
-            len: metadata.len(),
-        })
     }
 
-    /// The size of `name` if it is servable: what [`open`](ServedDir::open)
-    /// would say, for `get_metadata`.
+    /// What is there by `name`, for `get_metadata`: what
+    /// [`open`](ServedDir::open) would find, without the handle.
     ///
     /// The common case is one `stat` of `DIR/NAME` without following a
     /// link: a regular file whose mode bits show it readable by this
-    /// process needs no open and close (half the path walks and two of
-    /// three system calls). Whatever the bits do not settle — a link, a
-    /// file readable only through a supplementary group or an ACL, an
-    /// error — goes to `open`, which decides. An ACL that *denies* what
-    /// the bits allow is not seen here; `get_slice`, which opens, still
-    /// refuses such a file with 202.
-    pub fn size(&self, name: &FileName) -> Result<u64, Status> {
-        if name.is_hidden() && !self.hidden {
-            return Err(Status::FileNotFound);
+    /// process needs no open and close. Whatever the bits do not settle (a
+    /// link, a file readable only through a supplementary group or an ACL)
+    /// goes through `open`, which decides. An ACL that *denies* what the
+    /// bits allow is not seen here; `get_slice`, which opens, still refuses
+    /// such a file.
+    pub fn lookup(&self, name: &FileName) -> io::Result<Entry> {
+        let stat = stat_no_follow(&self.path, name)?;
+        if is_regular(&stat) && self.mode_allows_reading(&stat) {
+            return Ok(Entry::File {
+                size: u64::try_from(stat.st_size).unwrap_or(0),
+                mode: stat.st_mode & 0o7777,
+                readable: true,
+            });
         }
-        match with_path(&self.path, name, |path| {
-            let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
-            // SAFETY: `path` is NUL-terminated and `stat` is a valid place
-            // for the kernel to fill; it is read only on success.
-            let done = unsafe {
-                libc::fstatat(
-                    libc::AT_FDCWD,
-                    path,
-                    stat.as_mut_ptr(),
-                    libc::AT_SYMLINK_NOFOLLOW,
-                )
-            };
-            if done == 0 {
-                // SAFETY: fstatat succeeded, so it filled `stat`.
-                Ok(unsafe { stat.assume_init() })
-            } else {
-                Err(io::Error::last_os_error())
-            }
-        }) {
-            Ok(stat) if is_regular(&stat) && self.mode_allows_reading(&stat) => {
-                u64::try_from(stat.st_size).map_err(|_| Status::InternalServerError)
-            }
-            Ok(stat) if !is_regular(&stat) && !is_link(&stat) => Err(Status::FileNotFound),
-            _ => self.open(name).map(|file| file.len),
+        if !is_regular(&stat) && !is_link(&stat) {
+            return Ok(Entry::NotAFile);
         }
+        self.open(name).map(|(entry, _)| entry)
     }
 
     /// Whether `stat`'s mode bits alone show this process may read the
@@ -151,31 +151,40 @@ impl ServedDir {
     /// link: follows it, then checks on the open handle that it is a
     /// regular file inside the directory (the kernel's own answer for the
     /// handle, so a link swapped after the open changes nothing).
-    fn open_link(&self, name: &FileName) -> Result<OpenFile, Status> {
+    fn open_link(&self, name: &FileName) -> io::Result<(Entry, Option<File>)> {
         let path = self.path.join(name.as_str());
-        let root =
-            fs::canonicalize(&self.path).map_err(|error| refusal(&error, &self.path.display()))?;
+        let root = fs::canonicalize(&self.path)?;
         // Nothing outside the directory, and nothing but a regular file, is
-        // even opened: opening a device or a FIFO can have effects of its
-        // own. The checks on the handle below still decide, as the link
-        // may change in between.
+        // even opened. The checks on the handle below still decide, as the
+        // link may change in between.
         if !link_is_servable(&path, &root) {
-            return Err(Status::FileNotFound);
+            log::debug!(
+                "{}: a link that leaves the directory or leads nowhere",
+                path.display()
+            );
+            return Ok((Entry::NotAFile, None));
         }
         // O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
-        // It changes nothing for the regular files that are then read.
-        let file = OpenOptions::new()
+        let file = match OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
             .open(&path)
-            .map_err(|error| refusal(&error, &path.display()))?;
-        let metadata = file
-            .metadata()
-            .map_err(|error| refusal(&error, &path.display()))?;
-        if !metadata.is_file() {
-            return Err(Status::FileNotFound);
-        }
-        let real = real_path_of(&file, &path).map_err(|error| refusal(&error, &path.display()))?;
+        {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
+                let metadata = fs::metadata(&path)?;
+                return Ok((
+                    Entry::File {
+                        size: metadata.len(),
+                        mode: metadata.permissions().mode() & 0o7777,
+                        readable: false,
+                    },
+                    None,
+                ));
+            }
+            Err(error) => return Err(error),
+        };
+        let real = real_path_of(&file, &path)?;
         if !real.starts_with(&root) {
             log::debug!(
                 "{} leads to {}, outside {}",
@@ -183,30 +192,50 @@ impl ServedDir {
                 real.display(),
                 root.display()
             );
-            return Err(Status::FileNotFound);
+            return Ok((Entry::NotAFile, None));
         }
-        Ok(OpenFile {
-            file,
-            len: metadata.len(),
-        })
+        file_entry(file)
     }
 
-    /// The names to list: regular files directly in the directory and links
-    /// resolving to regular files inside it, whose names a client can ask
-    /// for, hidden ones only when serving hidden files. Unsorted
-    /// (`encode_listing` sorts).
-    pub fn listing(&self) -> Result<Vec<FileName>, Status> {
-        let entries =
-            fs::read_dir(&self.path).map_err(|error| refusal(&error, &self.path.display()))?;
+    /// The listing of the directory: regular files directly in it and
+    /// links resolving to regular files inside it, as
+    /// [`ListingBuilder`] keeps them.
+    ///
+    /// One listing serves every request while the directory is unchanged:
+    /// clients listing a large directory at once share one body instead of
+    /// each building its own.
+    pub fn listing(&self) -> io::Result<Listing> {
+        let state = dir_state(&self.path)?;
+        let mut cached = self.listing.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(snapshot) = cached.as_ref().filter(|s| s.state == state) {
+            return Ok(snapshot.listing.clone());
+        }
+        // Not held while the directory is read: another thread may list too.
+        drop(cached);
+        let listing = self.read_listing()?;
+        if state.is_settled() {
+            cached = self.listing.lock().unwrap_or_else(PoisonError::into_inner);
+            *cached = Some(Snapshot {
+                state,
+                listing: listing.clone(),
+            });
+        }
+        Ok(listing)
+    }
+
+    fn read_listing(&self) -> io::Result<Listing> {
         let mut root = None;
-        let mut names = Vec::new();
-        for entry in entries {
+        let mut builder = ListingBuilder::new(self.show_hidden);
+        for entry in fs::read_dir(&self.path)? {
             // An entry that vanishes or fails while we look is not listed.
             let Ok(entry) = entry else { continue };
-            let Ok(name) = FileName::from_bytes(entry.file_name().as_bytes()) else {
-                continue;
-            };
-            if name.is_hidden() && !self.hidden {
+            let name = entry.file_name();
+            let name = name.as_bytes();
+            if !builder.wants(name) {
+                log::debug!(
+                    "{}: not listed (hidden, or a name no request can carry)",
+                    name.escape_ascii()
+                );
                 continue;
             }
             let Ok(file_type) = entry.file_type() else {
@@ -215,19 +244,67 @@ impl ServedDir {
             let listed = file_type.is_file()
                 || (file_type.is_symlink() && {
                     if root.is_none() {
-                        root = Some(
-                            fs::canonicalize(&self.path)
-                                .map_err(|error| refusal(&error, &self.path.display()))?,
-                        );
+                        root = Some(fs::canonicalize(&self.path)?);
                     }
                     root.as_deref()
                         .is_some_and(|root| link_is_servable(&entry.path(), root))
                 });
             if listed {
-                names.push(name);
+                builder.push(name);
             }
         }
-        Ok(names)
+        Ok(builder.finish())
+    }
+}
+
+impl DirState {
+    /// Whether the last change is older than [`SETTLED`], so a listing
+    /// made now shows every entry the state stands for.
+    fn is_settled(&self) -> bool {
+        let (secs, nanos) = self.mtime;
+        let changed = u64::try_from(secs)
+            .ok()
+            .map(|secs| UNIX_EPOCH + Duration::new(secs, u32::try_from(nanos).unwrap_or(0)));
+        changed.is_some_and(|changed| {
+            SystemTime::now()
+                .duration_since(changed)
+                .is_ok_and(|age| age >= SETTLED)
+        })
+    }
+}
+
+fn dir_state(path: &Path) -> io::Result<DirState> {
+    let metadata = fs::metadata(path)?;
+    Ok(DirState {
+        dev: metadata.dev(),
+        ino: metadata.ino(),
+        mtime: (metadata.mtime(), metadata.mtime_nsec()),
+        ctime: (metadata.ctime(), metadata.ctime_nsec()),
+    })
+}
+
+/// The entry of an open handle: a regular file, or not (checked on the
+/// handle, so a file swapped after the path was looked at changes
+/// nothing).
+fn file_entry(file: File) -> io::Result<(Entry, Option<File>)> {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Ok((Entry::NotAFile, None));
+    }
+    let entry = Entry::File {
+        size: metadata.len(),
+        mode: metadata.permissions().mode() & 0o7777,
+        readable: true,
+    };
+    Ok((entry, Some(file)))
+}
+
+/// A regular file the system refused to open for this server.
+fn unreadable(stat: &libc::stat) -> Entry {
+    Entry::File {
+        size: u64::try_from(stat.st_size).unwrap_or(0),
+        mode: stat.st_mode & 0o7777,
+        readable: false,
     }
 }
 
@@ -244,28 +321,6 @@ fn real_path_of(file: &File, path: &Path) -> io::Result<PathBuf> {
         Ok(real) => Ok(real),
         // No /proc (a chroot, a container without it): resolve the path.
         Err(_) => fs::canonicalize(path),
-    }
-}
-
-/// The status for a failure to reach a file or the directory: the one
-/// mapping of `hftp_proto`, with the server's own failures logged. `path`
-/// is only formatted when the log shows it.
-fn refusal(error: &io::Error, path: &dyn fmt::Display) -> Status {
-    let status = Status::for_io_error(error);
-    if status == Status::FileNotFound {
-        log::debug!("{path}: {error}");
-    } else {
-        log::error!("{path}: {error}");
-    }
-    status
-}
-
-/// `DIR/NAME` for the log, without building the path.
-struct Joined<'a>(&'a Path, &'a FileName);
-
-impl fmt::Display for Joined<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.0.display(), self.1.as_str())
     }
 }
 
@@ -305,6 +360,29 @@ fn with_path<T>(
     f(buf.as_ptr().cast())
 }
 
+/// `stat` of `dir/name`, not following a link.
+fn stat_no_follow(dir: &Path, name: &FileName) -> io::Result<libc::stat> {
+    with_path(dir, name, |path| {
+        let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: `path` is NUL-terminated and `stat` is a valid place for
+        // the kernel to fill; it is read only on success.
+        let done = unsafe {
+            libc::fstatat(
+                libc::AT_FDCWD,
+                path,
+                stat.as_mut_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if done == 0 {
+            // SAFETY: fstatat succeeded, so it filled `stat`.
+            Ok(unsafe { stat.assume_init() })
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    })
+}
+
 /// Opens `dir/name` for reading with `O_NOFOLLOW` (fails with `ELOOP` when
 /// `name` is a link), `O_NONBLOCK` (a FIFO must not wait for a writer; it
 /// changes nothing for regular files) and `O_CLOEXEC`.
@@ -331,10 +409,29 @@ fn is_link(stat: &libc::stat) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use hftp_proto::{Status, servability};
+
     use super::*;
 
     fn name(text: &str) -> FileName {
         FileName::new(text).expect("a valid name")
+    }
+
+    /// What a slice of `text` gets: its size, or the refusal.
+    fn opened(served: &ServedDir, text: &str) -> Result<u64, Status> {
+        servability(&served.open(&name(text)).map(|(entry, _)| entry))
+    }
+
+    /// What `get_metadata` of `text` gets.
+    fn looked_up(served: &ServedDir, text: &str) -> Result<u64, Status> {
+        servability(&served.lookup(&name(text)))
+    }
+
+    fn listed(served: &ServedDir) -> Vec<u8> {
+        served
+            .listing()
+            .map(|l| l.body().to_vec())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -355,46 +452,31 @@ mod tests {
         std::os::unix::fs::symlink("sock", dir.path().join("tosock"))?;
 
         let served = ServedDir::new(dir.path(), false);
-        let mut listed = served
-            .listing()
-            .map_err(|s| io::Error::other(s.to_string()))?;
-        listed.sort();
-        assert_eq!(listed, [name("inner"), name("plain")]);
-        assert_eq!(served.open(&name("plain")).map(|f| f.len).ok(), Some(3));
-        assert_eq!(served.open(&name("inner")).map(|f| f.len).ok(), Some(3));
+        assert_eq!(listed(&served), b"inner\r\nplain\r\n\r\n");
+        assert_eq!(opened(&served, "plain"), Ok(3));
+        assert_eq!(opened(&served, "inner"), Ok(3));
+        // Hidden names are the session's to refuse; here `.dot` is a file.
         for refused in [
-            "outer", "sub", "subdir", "dangling", ".dot", "..", ".", "absent", "sock", "tosock",
+            "outer", "sub", "subdir", "dangling", "..", ".", "absent", "sock", "tosock",
         ] {
             assert_eq!(
-                served.open(&name(refused)).err(),
-                Some(Status::FileNotFound),
+                opened(&served, refused),
+                Err(Status::FileNotFound),
                 "{refused}"
             );
         }
 
-        // `size` (for get_metadata) agrees with `open` on every name.
+        // `lookup` (for get_metadata) agrees with `open` on every name.
         for text in [
             "plain", "inner", "outer", "sub", "subdir", "dangling", ".dot", "..", ".", "absent",
             "sock", "tosock",
         ] {
-            assert_eq!(
-                served.size(&name(text)),
-                served.open(&name(text)).map(|f| f.len),
-                "{text}"
-            );
+            assert_eq!(looked_up(&served, text), opened(&served, text), "{text}");
         }
 
         let with_hidden = ServedDir::new(dir.path(), true);
-        let mut listed = with_hidden
-            .listing()
-            .map_err(|s| io::Error::other(s.to_string()))?;
-        listed.sort();
-        assert_eq!(listed, [name(".dot"), name("inner"), name("plain")]);
-        assert_eq!(with_hidden.open(&name(".dot")).map(|f| f.len).ok(), Some(1));
-        assert_eq!(
-            with_hidden.open(&name("..")).err(),
-            Some(Status::FileNotFound)
-        );
+        assert_eq!(listed(&with_hidden), b".dot\r\ninner\r\nplain\r\n\r\n");
+        assert_eq!(opened(&with_hidden, ".dot"), Ok(1));
         Ok(())
     }
 
@@ -410,12 +492,9 @@ mod tests {
         std::os::unix::fs::symlink(&real, parent.path().join("link"))?;
 
         let served = ServedDir::new(parent.path().join("link"), false);
-        assert_eq!(served.open(&name("plain")).map(|f| f.len).ok(), Some(3));
-        assert_eq!(served.open(&name("inner")).map(|f| f.len).ok(), Some(3));
-        assert_eq!(
-            served.open(&name("outer")).err(),
-            Some(Status::FileNotFound)
-        );
+        assert_eq!(opened(&served, "plain"), Ok(3));
+        assert_eq!(opened(&served, "inner"), Ok(3));
+        assert_eq!(opened(&served, "outer"), Err(Status::FileNotFound));
         Ok(())
     }
 
@@ -423,8 +502,12 @@ mod tests {
     fn a_missing_directory_is_file_not_found() -> io::Result<()> {
         let dir = tempfile::tempdir()?;
         let served = ServedDir::new(dir.path().join("gone"), false);
-        assert_eq!(served.listing().err(), Some(Status::FileNotFound));
-        assert_eq!(served.open(&name("a")).err(), Some(Status::FileNotFound));
+        let listing = served.listing().map(|_| ());
+        assert_eq!(
+            listing.map_err(|e| Status::for_io_error(&e)),
+            Err(Status::FileNotFound)
+        );
+        assert_eq!(opened(&served, "a"), Err(Status::FileNotFound));
         Ok(())
     }
 
@@ -437,8 +520,9 @@ mod tests {
         let made = unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) };
         assert_eq!(made, 0, "{}", io::Error::last_os_error());
         let served = ServedDir::new(dir.path(), false);
-        assert_eq!(served.open(&name("fifo")).err(), Some(Status::FileNotFound));
-        assert_eq!(served.listing().ok(), Some(Vec::new()));
+        assert_eq!(opened(&served, "fifo"), Err(Status::FileNotFound));
+        assert_eq!(looked_up(&served, "fifo"), Err(Status::FileNotFound));
+        assert_eq!(listed(&served), b"\r\n");
         Ok(())
     }
 
@@ -482,5 +566,31 @@ mod tests {
             );
             assert!(as_root.mode_allows_reading(&stat), "{mode:o} as root");
         }
+    }
+
+    #[test]
+    fn a_listing_is_shared_while_the_directory_is_unchanged() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        fs::write(dir.path().join("a"), "a")?;
+        // Changed long enough ago for a listing of it to be kept.
+        let past = SystemTime::now() - Duration::from_secs(60);
+        File::open(dir.path())?.set_modified(past)?;
+        let served = ServedDir::new(dir.path(), false);
+        let first = served.listing()?;
+        let second = served.listing()?;
+        assert_eq!(first.body(), b"a\r\n\r\n");
+        assert_eq!(
+            first.body().as_ptr(),
+            second.body().as_ptr(),
+            "one shared body"
+        );
+
+        fs::write(dir.path().join("b"), "b")?;
+        assert_eq!(served.listing()?.body(), b"a\r\nb\r\n\r\n");
+        // Changed just now: listed afresh each time until it settles.
+        let third = served.listing()?;
+        let fourth = served.listing()?;
+        assert_ne!(third.body().as_ptr(), fourth.body().as_ptr());
+        Ok(())
     }
 }

@@ -1,41 +1,47 @@
-//! The HFTP server: a fixed pool of worker threads over std sockets,
-//! serving the regular files of one directory.
+//! The HFTP server: serves the regular files of one directory, driving one
+//! [`hftp_proto::ServerSession`] per connection with one of two engines.
 //!
 //! Every protocol rule lives in [`hftp_proto`]; this crate only moves bytes
 //! and files:
 //!
-//! - [`server`] binds the listener, runs the acceptor, the worker pool and
-//!   the graceful shutdown on SIGINT/SIGTERM.
-//! - [`connection`] drives one connection: read, decode, answer every
-//!   request of the read in one batched write, close gracefully.
-//! - [`files`] is the served directory: name lookup at each request, the
-//!   "stays inside the directory" rule for links, the listing, and the one
-//!   place that maps file errors to statuses.
-//! - [`logger`] is a small stderr logger for the `log` facade.
+//! - [`server`] binds the listener, starts the engine, and shuts down
+//!   gracefully on a stop signal.
+//! - `events` (the default engine) runs a few mio event loops over
+//!   non-blocking sockets; `threads` is the course seed's fixed pool of
+//!   blocking workers. Both share `conn`: feed the session, carry out its
+//!   file actions, log what it answered.
+//! - [`files`] gathers what the system says about a name (what kind of
+//!   entry, where a link leads, whether it opens) and builds listings,
+//!   shared while the directory is unchanged.
+//! - [`logger`] is a stderr logger for the `log` facade that never blocks
+//!   a serving thread.
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use hftp_server::{Config, Server};
+//! use hftp_server::{Config, Engine, Server};
 //!
 //! let config = Config {
 //!     address: "127.0.0.1".parse()?,
 //!     port: 0,
 //!     datadir: ".".into(),
-//!     workers: 4,
+//!     engine: Engine::Events { loops: 2 },
 //!     idle_timeout: Duration::from_secs(60),
 //!     hidden: false,
 //! };
 //! let server = Server::bind(&config)?;
-//! println!("listening on {}", server.local_addr());
-//! server.run(); // serves until SIGINT/SIGTERM, then exits the process
+//! let addr = server.local_addr();
+//! // Serves until a stop signal, then returns.
+//! server.run(|| println!("listening on {addr}"))?;
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
 #![warn(missing_docs)]
 
-pub mod connection;
+mod conn;
+mod events;
 pub mod files;
 pub mod logger;
 pub mod server;
+mod threads;
 
-pub use server::{Config, Server};
+pub use server::{Config, Engine, Server};

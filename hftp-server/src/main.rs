@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser};
-use hftp_server::{Config, Server, logger};
+use clap::{ArgAction, Parser, ValueEnum};
+use hftp_server::{Config, Engine, Server, logger};
 use log::LevelFilter;
 
 /// Serve the regular files of a directory over HFTP, the Home-made File
@@ -16,7 +16,8 @@ use log::LevelFilter;
 /// On start it prints one line to stdout, `Serving DIR on ADDR:PORT` (with
 /// the real port), then logs to stderr. SIGINT or SIGTERM stops it: no new
 /// requests are taken, replies in flight get up to ten seconds to finish
-/// (a second signal cuts them short), then it exits with status 0.
+/// (a second signal cuts them short), then it exits with status 0. SIGHUP
+/// and SIGQUIT do the same.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -33,16 +34,25 @@ struct Args {
     #[arg(short, long, value_name = "DIR", default_value = ".")]
     datadir: PathBuf,
 
-    /// Worker threads: how many clients are served at the same time. More
-    /// clients wait for a free worker.
+    /// How connections are served: `events`, a few event loops each serving
+    /// many connections (an idle or slow client costs only its own
+    /// connection); or `threads`, the course seed's fixed pool of blocking
+    /// workers (serves as many clients at once as it has workers).
+    #[arg(long, value_enum, default_value_t = EngineName::Events)]
+    engine: EngineName,
+
+    /// Event-loop threads of the `events` engine [default: one per CPU].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    loops: Option<u16>,
+
+    /// Worker threads of the `threads` engine: how many clients are served
+    /// at the same time. More clients wait for a free worker.
     #[arg(long, value_name = "N", default_value_t = 256,
-          value_parser = clap::value_parser!(u16).range(1..))]
+          value_parser = clap::value_parser!(u16).range(1..=16384))]
     workers: u16,
 
-    /// Close a connection that sends nothing, or leaves a reply unread, for
-    /// this many seconds. The time a connection waits for a free worker
-    /// counts: one that sent nothing meanwhile is closed when a worker
-    /// takes it.
+    /// Close a connection that makes no progress for this many seconds:
+    /// it sends nothing, and reads none of its pending replies.
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
@@ -58,6 +68,12 @@ struct Args {
     /// Log less: -q only warnings and errors, -qq only errors.
     #[arg(short, long, action = ArgAction::Count)]
     quiet: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EngineName {
+    Events,
+    Threads,
 }
 
 impl Args {
@@ -77,7 +93,17 @@ impl Args {
             address: self.address,
             port: self.port,
             datadir: self.datadir.clone(),
-            workers: usize::from(self.workers),
+            engine: match self.engine {
+                EngineName::Events => Engine::Events {
+                    loops: self.loops.map_or_else(
+                        || std::thread::available_parallelism().map_or(1, usize::from),
+                        usize::from,
+                    ),
+                },
+                EngineName::Threads => Engine::Threads {
+                    workers: usize::from(self.workers),
+                },
+            },
             idle_timeout: Duration::from_secs(self.idle_timeout),
             hidden: self.hidden,
         }
@@ -102,19 +128,14 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> anyhow::Result<()> {
     let config = args.config();
     let server = Server::bind(&config)?;
-    {
-        // Scripts and tests read this line to learn the port. A closed
-        // stdout is not a reason to stop serving.
+    let addr = server.local_addr();
+    server.run(|| {
+        // Scripts and tests read this line to learn the port; it comes once
+        // the engine serves. A closed stdout is not a reason to stop.
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(
-            stdout,
-            "Serving {} on {}",
-            config.datadir.display(),
-            server.local_addr()
-        );
+        let _ = writeln!(stdout, "Serving {} on {addr}", config.datadir.display());
         let _ = stdout.flush();
-    }
-    server.run()
+    })
 }
 
 /// Keeps the server's resident memory near what its connections hold.

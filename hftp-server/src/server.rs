@@ -1,44 +1,69 @@
-//! The listener, the acceptor, the worker pool and the shutdown.
+//! The listener, the engines and the shutdown.
 //!
-//! Threads: the caller's thread waits for SIGINT/SIGTERM; one acceptor
-//! thread accepts and queues connections on a bounded channel; a fixed pool
-//! of workers each takes a connection and owns it until it closes. When
-//! every worker is busy and the queue is full, the acceptor blocks and new
-//! clients wait in the kernel's backlog: never one thread per client.
+//! Threads: the caller's thread waits for a stop signal; the engine's
+//! threads serve. `events` (the default) runs a few event loops, each
+//! accepting from the one listening socket and serving many connections;
+//! `threads` runs one acceptor queueing connections for a fixed pool of
+//! blocking workers. Both drive the same [`ServerSession`](hftp_proto::ServerSession)
+//! per connection.
 
 use std::fs;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use hftp_proto::SessionConfig;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::connection::{self, Shared};
+use crate::events::EventLoop;
 use crate::files::ServedDir;
+use crate::threads;
 
-/// How long replies in flight may take to finish after SIGINT/SIGTERM.
+/// How long replies in flight may take to finish after a stop signal.
 pub const GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// The pause after a failed `accept` (e.g. out of file descriptors), so a
 /// lasting failure costs a log line every so often, not a busy loop.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long, and how many bytes, a closing connection reads and discards
+/// after its last reply, so the peer gets a FIN rather than a reset.
+pub(crate) const DRAIN_TIME: Duration = Duration::from_secs(1);
+pub(crate) const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+/// Connections the kernel queues before they are accepted: enough for a
+/// flash crowd (the kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: i32 = 4096;
 /// A worker's stack: connections keep their buffers on the heap.
 const WORKER_STACK: usize = 256 * 1024;
 /// Accepted connections that may wait for a worker, per worker. Beyond
-/// them, new clients wait in the kernel's backlog. Waiting here starts a
-/// connection's idle clock, so idle connections queued behind each other
-/// time out together rather than one pool-sized round after another.
+/// them, new clients wait in the kernel's backlog.
 const QUEUE_PER_WORKER: usize = 4;
-
-/// A connection and when it was accepted.
+/// A connection for the worker pool, and when it was accepted.
 type Accepted = (TcpStream, Instant);
+/// The signals that stop the server gracefully.
+const STOP_SIGNALS: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
+
+/// How connections are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// A few event loops over non-blocking sockets: a connection costs
+    /// only its session while it waits.
+    Events {
+        /// How many event-loop threads.
+        loops: usize,
+    },
+    /// A fixed pool of blocking workers, one connection each at a time.
+    Threads {
+        /// How many workers: how many clients are served at once.
+        workers: usize,
+    },
+}
 
 /// What a server serves and how.
 #[derive(Debug, Clone)]
@@ -49,12 +74,32 @@ pub struct Config {
     pub port: u16,
     /// The directory served, looked up by this path at every request.
     pub datadir: PathBuf,
-    /// The number of worker threads: how many clients are served at once.
-    pub workers: usize,
-    /// How long a client may stay silent, or leave a reply unread.
+    /// How connections are served.
+    pub engine: Engine,
+    /// How long a client may make no progress: send nothing, and read none
+    /// of its pending replies.
     pub idle_timeout: Duration,
     /// Whether dot-files are listed and served.
     pub hidden: bool,
+}
+
+/// What every engine thread shares: the served directory, the session
+/// settings, and the shutdown bookkeeping.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) dir: ServedDir,
+    pub(crate) session: SessionConfig,
+    /// Set once on a stop signal.
+    shutting_down: AtomicBool,
+    /// Work the shutdown waits for: connections answering (threads), or
+    /// loops still serving (events).
+    pub(crate) busy: AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
 }
 
 /// A bound server, ready to [`run`](Server::run).
@@ -63,14 +108,20 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     shared: Arc<Shared>,
-    workers: usize,
+    engine: Engine,
     signals: Signals,
 }
 
+/// A started engine: how to wake it for the shutdown.
+enum Running {
+    Events(Vec<mio::Waker>),
+    Threads,
+}
+
 impl Server {
-    /// Checks the directory, binds the listener and installs the
-    /// SIGINT/SIGTERM handlers (so a signal that arrives from now on
-    /// shuts the server down gracefully).
+    /// Checks the directory, binds the listener and installs the handlers
+    /// of the stop signals (so a signal that arrives from now on shuts the
+    /// server down gracefully).
     pub fn bind(config: &Config) -> anyhow::Result<Server> {
         let dir = &config.datadir;
         let metadata =
@@ -79,26 +130,31 @@ impl Server {
             bail!("cannot serve {}: not a directory", dir.display());
         }
         fs::read_dir(dir).with_context(|| format!("cannot serve {}", dir.display()))?;
-        if config.workers == 0 {
-            bail!("the server needs at least one worker");
+        match config.engine {
+            Engine::Events { loops: 0 } => bail!("the server needs at least one event loop"),
+            Engine::Threads { workers: 0 } => bail!("the server needs at least one worker"),
+            _ => {}
         }
         raise_fd_limit();
         let address = SocketAddr::new(config.address, config.port);
-        let listener =
-            TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))?;
+        let listener = listen(address).with_context(|| format!("cannot listen on {address}"))?;
         let local_addr = listener
             .local_addr()
             .with_context(|| format!("cannot listen on {address}"))?;
-        let signals =
-            Signals::new([SIGINT, SIGTERM]).context("cannot install the signal handlers")?;
+        let signals = Signals::new(STOP_SIGNALS).context("cannot install the signal handlers")?;
         Ok(Server {
             listener,
             local_addr,
-            shared: Arc::new(Shared::new(
-                ServedDir::new(dir.clone(), config.hidden),
-                config.idle_timeout,
-            )),
-            workers: config.workers,
+            shared: Arc::new(Shared {
+                dir: ServedDir::new(dir.clone(), config.hidden),
+                session: SessionConfig {
+                    idle_timeout: config.idle_timeout,
+                    show_hidden: config.hidden,
+                },
+                shutting_down: AtomicBool::new(false),
+                busy: AtomicUsize::new(0),
+            }),
+            engine: config.engine,
             signals,
         })
     }
@@ -108,38 +164,32 @@ impl Server {
         self.local_addr
     }
 
-    /// Serves until SIGINT or SIGTERM, then stops taking new requests,
-    /// lets the replies in flight finish (at most [`GRACE_PERIOD`], less if
-    /// a second signal comes) and returns.
-    pub fn run(mut self) -> anyhow::Result<()> {
-        let (queue, waiting) = mpsc::sync_channel::<Accepted>(self.workers * QUEUE_PER_WORKER);
-        let waiting = Arc::new(Mutex::new(waiting));
-        for index in 0..self.workers {
-            let waiting = Arc::clone(&waiting);
-            let shared = Arc::clone(&self.shared);
-            thread::Builder::new()
-                .name(format!("hftp-worker-{index}"))
-                .stack_size(WORKER_STACK)
-                .spawn(move || work(&waiting, &shared))
-                .context("cannot start the worker threads")?;
-        }
-        let shared = Arc::clone(&self.shared);
-        let listener = self.listener;
-        thread::Builder::new()
-            .name("hftp-acceptor".to_owned())
-            .spawn(move || accept(&listener, &queue, &shared))
-            .context("cannot start the acceptor thread")?;
+    /// Starts the engine's threads, then calls `started` (the server is
+    /// serving from then on), then serves until a stop signal (SIGINT,
+    /// SIGTERM, SIGHUP or SIGQUIT): it stops taking new requests, lets the
+    /// replies in flight finish (at most [`GRACE_PERIOD`], less if a
+    /// second signal comes) and returns.
+    pub fn run(mut self, started: impl FnOnce()) -> anyhow::Result<()> {
+        let running = self.start()?;
         log::info!(
-            "serving {} on {} with {} workers",
+            "serving {} on {} ({:?})",
             self.shared.dir.path().display(),
             self.local_addr,
-            self.workers
+            self.engine
         );
+        started();
 
         if let Some(signal) = self.signals.forever().next() {
             log::info!("signal {signal}: shutting down");
         }
         self.shared.shutting_down.store(true, Ordering::SeqCst);
+        if let Running::Events(wakers) = &running {
+            for waker in wakers {
+                if let Err(error) = waker.wake() {
+                    log::warn!("cannot wake an event loop: {error}");
+                }
+            }
+        }
         let deadline = Instant::now() + GRACE_PERIOD;
         loop {
             let busy = self.shared.busy.load(Ordering::SeqCst);
@@ -148,17 +198,94 @@ impl Server {
                 break;
             }
             if Instant::now() >= deadline {
-                log::warn!("{busy} replies still in flight after the grace period");
+                log::warn!(
+                    "the grace period is over: {} still busy",
+                    plural(busy, "connection or loop", "connections or loops")
+                );
                 break;
             }
             if self.signals.pending().next().is_some() {
-                log::warn!("second signal: {busy} replies still in flight are cut");
+                log::warn!(
+                    "second signal: {} still busy are cut",
+                    plural(busy, "connection or loop", "connections or loops")
+                );
                 break;
             }
             thread::sleep(Duration::from_millis(10));
         }
         Ok(())
     }
+
+    fn start(&self) -> anyhow::Result<Running> {
+        match self.engine {
+            Engine::Events { loops } => {
+                let mut wakers = Vec::with_capacity(loops);
+                for index in 0..loops {
+                    let (event_loop, waker) =
+                        EventLoop::new(&self.listener, Arc::clone(&self.shared))
+                            .context("cannot start the event loops")?;
+                    let shared = Arc::clone(&self.shared);
+                    shared.busy.fetch_add(1, Ordering::SeqCst);
+                    let spawned = thread::Builder::new()
+                        .name(format!("hftp-loop-{index}"))
+                        .spawn(move || {
+                            let served = panic::catch_unwind(AssertUnwindSafe(|| event_loop.run()));
+                            if served.is_err() {
+                                log::error!("an event loop panicked; its connections are lost");
+                            }
+                            shared.busy.fetch_sub(1, Ordering::SeqCst);
+                        });
+                    if let Err(error) = spawned {
+                        self.shared.busy.fetch_sub(1, Ordering::SeqCst);
+                        return Err(error).context("cannot start the event loops");
+                    }
+                    wakers.push(waker);
+                }
+                Ok(Running::Events(wakers))
+            }
+            Engine::Threads { workers } => {
+                let (queue, waiting) = mpsc::sync_channel::<Accepted>(workers * QUEUE_PER_WORKER);
+                let waiting = Arc::new(Mutex::new(waiting));
+                for index in 0..workers {
+                    let waiting = Arc::clone(&waiting);
+                    let shared = Arc::clone(&self.shared);
+                    thread::Builder::new()
+                        .name(format!("hftp-worker-{index}"))
+                        .stack_size(WORKER_STACK)
+                        .spawn(move || work(&waiting, &shared))
+                        .with_context(|| format!("cannot start {workers} worker threads"))?;
+                }
+                let shared = Arc::clone(&self.shared);
+                let listener = self
+                    .listener
+                    .try_clone()
+                    .context("cannot start the acceptor thread")?;
+                thread::Builder::new()
+                    .name("hftp-acceptor".to_owned())
+                    .spawn(move || accept(&listener, &queue, &shared))
+                    .context("cannot start the acceptor thread")?;
+                Ok(Running::Threads)
+            }
+        }
+    }
+}
+
+fn plural(count: usize, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
+/// A listening socket with a backlog fit for a flash crowd (std's is 128).
+fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
 
 /// Raises the soft limit on open files to the hard one, as most servers do:
@@ -222,7 +349,7 @@ fn accept(listener: &TcpListener, queue: &SyncSender<Accepted>, shared: &Shared)
             log::info!("accept works again after {failures} failures");
             failures = 0;
         }
-        if shared.shutting_down.load(Ordering::SeqCst) {
+        if shared.is_shutting_down() {
             continue;
         }
         let sent = match queue.try_send((stream, Instant::now())) {
@@ -250,10 +377,28 @@ fn work(waiting: &Mutex<Receiver<Accepted>>, shared: &Shared) {
         let Ok((stream, accepted)) = next else { return };
         // A bug in serving one connection must not shrink the pool.
         let served = panic::catch_unwind(AssertUnwindSafe(|| {
-            connection::serve(stream, accepted, shared);
+            threads::serve(stream, accepted, shared);
         }));
         if served.is_err() {
             log::error!("a connection panicked; the worker goes on");
         }
+        return_freed_memory();
     }
 }
+
+/// Hands the heap's free pages back to the system once a connection's
+/// buffers are gone. glibc keeps them otherwise, and with many threads
+/// sharing two arenas the holes add up: a 70 s, 100-client soak ended at
+/// 47.6 MiB RSS (peak 64.4) without this and 37.8 MiB (peak 57.5) with it,
+/// at the same request rate.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_freed_memory() {
+    // SAFETY: malloc_trim only releases free memory of malloc's own heaps;
+    // it takes malloc's locks and touches no memory that is in use.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_freed_memory() {}

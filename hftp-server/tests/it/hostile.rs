@@ -132,6 +132,7 @@ fn stalled_readers_are_cut_off_and_their_worker_goes_back_to_the_pool() {
     );
 
     // What the stalled readers got is a true prefix, cut short.
+    server.wait_for_log("stopped reading", 2);
     for client in &mut stalled {
         let got = client.read_until_closed();
         let body = got.strip_prefix(b"0 OK\r\n").expect("a 0 OK");
@@ -139,11 +140,6 @@ fn stalled_readers_are_cut_off_and_their_worker_goes_back_to_the_pool() {
         let data = base64_prefix(body);
         assert!(data == content[..data.len()], "wrong bytes in a cut reply");
     }
-    assert!(
-        server.stderr().matches("write timed out").count() >= 2,
-        "{}",
-        server.stderr()
-    );
 }
 
 /// A temporary directory on a tmpfs when there is one: creating 10 000

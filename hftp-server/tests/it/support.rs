@@ -18,6 +18,16 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_hftp-server");
 
+/// The engine the suite runs against: `HFTP_TEST_ENGINE` (`events` or
+/// `threads`; `cargo xtask ci` runs the suite once with each), else the
+/// server's default.
+fn engine_args() -> Vec<String> {
+    match std::env::var("HFTP_TEST_ENGINE") {
+        Ok(engine) if !engine.is_empty() => vec!["--engine".into(), engine],
+        _ => Vec::new(),
+    }
+}
+
 /// A running server over a temporary directory; killed on drop.
 pub struct Server {
     child: Child,
@@ -50,6 +60,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(["-a", "127.0.0.1", "-p", "0", "-d"])
             .arg(dir)
+            .args(engine_args())
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -84,6 +95,21 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Waits until the server's log holds `needle` at least `count` times
+    /// (bounded by [`PATIENCE`]): for events only the log shows, such as
+    /// a connection the server cut.
+    pub fn wait_for_log(&self, needle: &str, count: usize) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while self.stderr().matches(needle).count() < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {count} × {needle:?} in the log: {}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// What the server logged so far.

@@ -1,0 +1,396 @@
+//! The event-driven engine, the default: a few event-loop threads, each
+//! serving many connections over non-blocking sockets (mio, so epoll on
+//! Linux).
+//!
+//! A connection costs its session and socket while it waits; it holds
+//! buffers only while it has work. Every loop accepts from the one
+//! listening socket. A connection's turn moves at most [`TURN_BYTES`]
+//! before the loop serves the others, so one client's 10 GiB slice never
+//! stalls the rest of its loop.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener as StdListener};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+
+use crate::conn::{Conn, End, SCRATCH_LEN};
+use crate::server::{ACCEPT_BACKOFF, DRAIN_BYTES, DRAIN_TIME, Shared};
+
+/// Bytes one connection may move (read or written) in one turn before the
+/// loop moves on to the others.
+const TURN_BYTES: usize = 1024 * 1024;
+/// How often timeouts are checked: idle timeouts are whole seconds, and a
+/// sweep of every connection costs a comparison each.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX);
+
+/// An event loop, made on the thread that starts the server (so that it
+/// can be woken for the shutdown) and run on a thread of its own.
+#[derive(Debug)]
+pub(crate) struct EventLoop {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    shared: Arc<Shared>,
+    conns: Slab<Connection>,
+    /// Connections whose turn ended with work left.
+    ready: Vec<usize>,
+    /// Accepting failed (out of descriptors, say): try again then.
+    accept_paused_until: Option<Instant>,
+    /// Failed accepts in a row, so a lasting failure is one warning.
+    accept_failures: u64,
+    input: Vec<u8>,
+    file_buf: Vec<u8>,
+}
+
+/// One connection of a loop.
+#[derive(Debug)]
+struct Connection {
+    stream: TcpStream,
+    conn: Conn,
+    /// What readiness the last events showed and no read or write has used
+    /// up yet (mio's events are edge-triggered).
+    readable: bool,
+    writable: bool,
+    /// Set once the last reply is sent: the write side is shut and the
+    /// peer's last bytes are read and dropped until then.
+    closing: Option<Closing>,
+}
+
+#[derive(Debug)]
+struct Closing {
+    until: Instant,
+    drained: u64,
+}
+
+/// What a connection's turn leaves to do.
+enum Turn {
+    /// Wait for the socket.
+    Wait,
+    /// Work is left: come back after the others had their turn.
+    More,
+    /// The connection is over (and closing gracefully, if the session ended
+    /// it).
+    Close(End),
+    /// Gone: drop it.
+    Drop,
+}
+
+impl EventLoop {
+    /// A loop accepting from `listener`, and the waker that interrupts its
+    /// wait (for the shutdown).
+    pub(crate) fn new(
+        listener: &StdListener,
+        shared: Arc<Shared>,
+    ) -> io::Result<(EventLoop, Waker)> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let listener = listener.try_clone()?;
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let event_loop = EventLoop {
+            poll,
+            listener: Some(listener),
+            shared,
+            conns: Slab::new(),
+            ready: Vec::new(),
+            accept_paused_until: None,
+            accept_failures: 0,
+            input: vec![0; SCRATCH_LEN],
+            file_buf: vec![0; SCRATCH_LEN],
+        };
+        Ok((event_loop, waker))
+    }
+
+    /// Serves until the shutdown, then until its connections have closed.
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut next_sweep = Instant::now() + SWEEP_EVERY;
+        loop {
+            let now = Instant::now();
+            let mut wake_at = next_sweep;
+            if let Some(paused) = self.accept_paused_until {
+                wake_at = wake_at.min(paused);
+            }
+            let timeout = if self.ready.is_empty() {
+                wake_at.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
+            if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
+                if error.kind() != ErrorKind::Interrupted {
+                    log::error!("event loop failed: {error}");
+                    return;
+                }
+            }
+            let now = Instant::now();
+            for event in &events {
+                match event.token() {
+                    LISTENER => self.accept(now),
+                    WAKER => {}
+                    Token(key) => {
+                        if let Some(connection) = self.conns.get_mut(key) {
+                            connection.readable |=
+                                event.is_readable() || event.is_read_closed() || event.is_error();
+                            connection.writable |=
+                                event.is_writable() || event.is_write_closed() || event.is_error();
+                        }
+                        self.drive(key, now);
+                    }
+                }
+            }
+            for key in std::mem::take(&mut self.ready) {
+                self.drive(key, now);
+            }
+            if self.accept_paused_until.is_some_and(|until| now >= until) {
+                self.accept_paused_until = None;
+                self.accept(now);
+            }
+            if self.shared.is_shutting_down() && self.listener.is_some() {
+                self.begin_shutdown(now);
+            }
+            if now >= next_sweep {
+                self.sweep(now);
+                next_sweep = now + SWEEP_EVERY;
+            }
+            if self.listener.is_none() && self.conns.is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn accept(&mut self, now: Instant) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        if self.accept_paused_until.is_some() {
+            return;
+        }
+        loop {
+            let (mut stream, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        ErrorKind::Interrupted | ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    continue;
+                }
+                Err(error) => {
+                    if self.accept_failures == 0 {
+                        log::warn!("accept failed: {error}; retrying every {ACCEPT_BACKOFF:?}");
+                    } else {
+                        log::debug!("accept failed again: {error}");
+                    }
+                    self.accept_failures += 1;
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                    return;
+                }
+            };
+            if self.accept_failures > 0 {
+                log::info!("accept works again after {} failures", self.accept_failures);
+                self.accept_failures = 0;
+            }
+            // Replies are written whole; Nagle would only delay the last
+            // piece.
+            if let Err(error) = stream.set_nodelay(true) {
+                log::debug!("{peer}: cannot configure the socket: {error}");
+                continue;
+            }
+            let entry = self.conns.vacant_entry();
+            let key = entry.key();
+            if let Err(error) = self.poll.registry().register(
+                &mut stream,
+                Token(key),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                log::warn!("{peer}: cannot watch the socket: {error}");
+                continue;
+            }
+            entry.insert(Connection {
+                stream,
+                conn: Conn::new(self.shared.session, peer, now),
+                readable: false,
+                writable: false,
+                closing: None,
+            });
+        }
+    }
+
+    /// Gives connection `key` its turn and acts on what it leaves.
+    fn drive(&mut self, key: usize, now: Instant) {
+        let Some(connection) = self.conns.get_mut(key) else {
+            return;
+        };
+        let turn = connection.turn(&self.shared, &mut self.input, &mut self.file_buf, now);
+        match turn {
+            Turn::Wait => {}
+            Turn::More => self.ready.push(key),
+            Turn::Close(end) => {
+                connection.conn.log_end(&end);
+                let graceful =
+                    end.is_graceful() && connection.stream.shutdown(Shutdown::Write).is_ok();
+                if graceful {
+                    connection.closing = Some(Closing {
+                        until: now + DRAIN_TIME,
+                        drained: 0,
+                    });
+                    // The peer may have sent its last bytes already.
+                    self.drive(key, now);
+                } else {
+                    self.remove(key);
+                }
+            }
+            Turn::Drop => self.remove(key),
+        }
+    }
+
+    fn remove(&mut self, key: usize) {
+        if let Some(mut connection) = self.conns.try_remove(key) {
+            let _ = self.poll.registry().deregister(&mut connection.stream);
+        }
+    }
+
+    /// Closes the connections whose time is up.
+    fn sweep(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        for (key, connection) in &mut self.conns {
+            match &connection.closing {
+                Some(closing) if now >= closing.until => due.push(key),
+                Some(_) => {}
+                None => {
+                    if connection
+                        .conn
+                        .session
+                        .poll_timeout()
+                        .is_some_and(|deadline| now >= deadline)
+                    {
+                        connection.conn.session.handle_timeout(now);
+                        due.push(key);
+                    }
+                }
+            }
+        }
+        for key in due {
+            if self.conns.get(key).is_some_and(|c| c.closing.is_some()) {
+                self.remove(key);
+            } else {
+                self.drive(key, now);
+            }
+        }
+        if self.conns.capacity() > 2 * self.conns.len() + 1024 {
+            self.conns.shrink_to_fit();
+        }
+    }
+
+    /// Stops accepting and lets every connection finish the reply it is
+    /// sending, then close.
+    fn begin_shutdown(&mut self, now: Instant) {
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            if let Some(connection) = self.conns.get_mut(key) {
+                connection.conn.session.begin_shutdown();
+            }
+            self.drive(key, now);
+        }
+    }
+}
+
+impl Connection {
+    /// Moves the connection along as far as its socket allows, at most
+    /// [`TURN_BYTES`].
+    fn turn(
+        &mut self,
+        shared: &Shared,
+        input: &mut [u8],
+        file_buf: &mut [u8],
+        now: Instant,
+    ) -> Turn {
+        if let Some(closing) = &mut self.closing {
+            return drain(&mut self.stream, closing, &mut self.readable, input);
+        }
+        let conn = &mut self.conn;
+        let mut moved = 0;
+        loop {
+            conn.advance(&shared.dir, file_buf, now);
+            while self.writable && !conn.session.pending_output().is_empty() {
+                match self.stream.write(conn.session.pending_output()) {
+                    Ok(0) => return Turn::Close(End::Socket(ErrorKind::WriteZero.into())),
+                    Ok(written) => {
+                        conn.session.consumed(written, now);
+                        conn.advance(&shared.dir, file_buf, now);
+                        moved += written;
+                        if moved >= TURN_BYTES {
+                            return Turn::More;
+                        }
+                    }
+                    Err(error) if error.kind() == ErrorKind::WouldBlock => self.writable = false,
+                    Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                    Err(error) => return Turn::Close(End::Socket(error)),
+                }
+            }
+            if let Some(reason) = conn.session.close_reason() {
+                if conn.session.is_finished() {
+                    return Turn::Close(End::Session(reason));
+                }
+            }
+            if !conn.session.pending_output().is_empty() || !self.readable || !conn.wants_read() {
+                return Turn::Wait;
+            }
+            match self.stream.read(input) {
+                Ok(0) => conn.feed_eof(&shared.dir, file_buf, now),
+                Ok(read) => {
+                    conn.feed(&input[..read], &shared.dir, file_buf, now);
+                    moved += read;
+                    if moved >= TURN_BYTES {
+                        return Turn::More;
+                    }
+                }
+                Err(error) if error.kind() == ErrorKind::WouldBlock => self.readable = false,
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => return Turn::Close(End::Socket(error)),
+            }
+        }
+    }
+}
+
+/// Reads and drops what a closing connection's peer still sends (see
+/// [`End::is_graceful`]).
+fn drain(
+    stream: &mut TcpStream,
+    closing: &mut Closing,
+    readable: &mut bool,
+    scratch: &mut [u8],
+) -> Turn {
+    if !*readable {
+        return Turn::Wait;
+    }
+    loop {
+        match stream.read(scratch) {
+            Ok(0) => return Turn::Drop,
+            Ok(read) => {
+                closing.drained += read as u64;
+                if closing.drained >= DRAIN_BYTES {
+                    return Turn::Drop;
+                }
+            }
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                *readable = false;
+                return Turn::Wait;
+            }
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return Turn::Drop,
+        }
+    }
+}
