@@ -4,19 +4,25 @@
 //! sockets, files, threads or clocks. Bytes go in, events and bytes come
 //! out, so a server or a client only moves bytes and files.
 //!
-//! - Servers feed what they read to a [`RequestDecoder`] and get one
-//!   [`Event`] per request line: a [`Request`] to carry out, or the
-//!   [`Status`] that refuses it. They answer with [`encode_status`],
-//!   [`encode_listing`], [`encode_metadata`] and [`SliceEncoder`], deciding
-//!   202 and 203 with [`FileName::is_hidden`], [`Status::for_io_error`]
-//!   and [`check_slice`].
+//! - Servers run one [`ServerSession`] per connection: it takes the bytes
+//!   read, asks the driver for what only the file system knows
+//!   ([`Action`]: list, look up, open, read), and gives back the bytes to
+//!   send, back-pressure, timeouts and the close, keeping every rule of
+//!   HFTP.md about a connection. Its parts are public too, for a server of
+//!   another shape: [`RequestDecoder`] turns bytes into one [`Event`] per
+//!   request line; [`servability`], [`is_visible`] and [`check_slice`]
+//!   decide 202, 199 and 203; [`encode_status`], [`encode_metadata`],
+//!   [`Listing`] and [`SliceEncoder`] write the replies.
 //! - Clients write a [`Request`] with [`Request::encode`] and feed what they
 //!   read to a [`ReplyDecoder`], which yields the status and the body.
 //!
 //! The decoders keep bounded memory whatever the peer sends: the request
 //! decoder classifies a line while it streams past and never allocates.
 //!
-//! # A server session
+//! # The request decoder and encoders by hand
+//!
+//! What a [`ServerSession`] does for each request, without its buffering,
+//! back-pressure and timeouts (see its own example for the whole thing):
 //!
 //! ```
 //! use hftp_proto::{check_slice, encode_metadata, encode_status, Event, Request, RequestDecoder, SliceEncoder, Status};

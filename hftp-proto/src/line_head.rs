@@ -7,7 +7,7 @@ use std::fmt;
 /// Request lines are logged up to this many bytes.
 const LOGGED_LINE_LEN: usize = 80;
 
-/// The first [`LOGGED_LINE_LEN`] bytes of a request line and its length:
+/// The first 80 bytes of a request line and its length:
 /// what the log shows of it, whatever its size.
 ///
 /// A [`ServerSession`](crate::ServerSession) keeps one for the request it

@@ -64,14 +64,18 @@ fn ci() -> Result<()> {
             "warnings",
         ]),
     )?;
-    if has_nextest() {
-        step(
-            "tests (nextest)",
-            cargo(&["nextest", "run", "--workspace", "--no-fail-fast"]),
-        )?;
-    } else {
-        step("tests", cargo(&["test", "--workspace", "--all-targets"]))?;
-    }
+    let test = |args: &[&str]| {
+        if has_nextest() {
+            cargo(&[&["nextest", "run", "--no-fail-fast"], args].concat())
+        } else {
+            cargo(&[&["test", "--all-targets"], args].concat())
+        }
+    };
+    step("tests", test(&["--workspace"]))?;
+    // The server's integration suite once more, against its other engine.
+    let mut threads = test(&["-p", "hftp-server", "--test", "tests"]);
+    threads.env("HFTP_TEST_ENGINE", "threads");
+    step("server tests, threads engine", threads)?;
     step("doc tests", cargo(&["test", "--workspace", "--doc"]))?;
     let mut doc = cargo(&["doc", "--workspace", "--no-deps"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");

@@ -50,3 +50,75 @@ fn readme_shows_the_two_commands() {
 fn ci_runs_the_readme_test_command() {
     assert!(read(".ci/run").contains("\ncargo xtask ci"));
 }
+
+/// What `hftp-proto` may not touch: it is sans-IO, so a driver can own
+/// every socket, file, thread and clock.
+const IO_IN_PROTO: [&str; 12] = [
+    "std::net",
+    "std::fs",
+    "std::thread",
+    "std::process",
+    "std::env",
+    "std::os",
+    "Instant::now",
+    "SystemTime",
+    "UdpSocket",
+    "TcpStream",
+    "File::",
+    "libc",
+];
+
+/// The library sources of `hftp-proto` (its tests and benches may do I/O).
+fn proto_sources() -> Vec<(String, String)> {
+    let mut sources = Vec::new();
+    let mut dirs = vec![workspace_root().join("hftp-proto/src")];
+    while let Some(dir) = dirs.pop() {
+        let entries = fs::read_dir(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                let text = fs::read_to_string(&path).expect("a source file");
+                sources.push((path.display().to_string(), text));
+            }
+        }
+    }
+    sources
+}
+
+/// The part of a source file that is not its `#[cfg(test)] mod tests`.
+fn outside_tests(text: &str) -> &str {
+    text.find("#[cfg(test)]\nmod tests")
+        .map_or(text, |at| &text[..at])
+}
+
+#[test]
+fn hftp_proto_does_no_io() {
+    let sources = proto_sources();
+    assert!(sources.len() > 5, "hftp-proto/src not found");
+    for (path, text) in &sources {
+        // Unit-test files (`foo/tests.rs`) are tests.
+        if path.ends_with("/tests.rs") {
+            continue;
+        }
+        for (number, line) in outside_tests(text).lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for forbidden in IO_IN_PROTO {
+                assert!(
+                    !code.contains(forbidden),
+                    "{path}:{}: `{forbidden}` in hftp-proto, which does no I/O: {line}",
+                    number + 1
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_io_tidy_check_can_fail() {
+    let leaky = "use std::net::TcpStream;\n#[cfg(test)]\nmod tests { use std::fs; }";
+    let code = outside_tests(leaky);
+    assert!(IO_IN_PROTO.iter().any(|f| code.contains(f)));
+    assert!(!code.contains("std::fs"));
+}
