@@ -10,6 +10,8 @@ mod big;
 mod cli;
 #[path = "it/commands.rs"]
 mod commands;
+#[path = "it/engines.rs"]
+mod engines;
 #[path = "it/files.rs"]
 mod files;
 #[path = "it/framing.rs"]

@@ -55,8 +55,28 @@ impl Server {
 
     /// A server of `dir`, which the caller keeps.
     pub fn serve(dir: &Path, args: &[&str]) -> Server {
+        Server::serve_logging_to(dir, args, None)
+    }
+
+    /// A server of a fresh temporary directory whose stderr is a pipe that
+    /// nobody reads (so it fills up after 64 KiB of log).
+    pub fn start_with_unread_stderr(args: &[&str]) -> Server {
+        let served = tempfile::tempdir().expect("a temporary directory");
+        let dir = served.path().to_owned();
+        let mut server = Server::serve_logging_to(&dir, args, Some(Stdio::piped()));
+        server._served = Some(served);
+        server
+    }
+
+    /// A server of `dir` logging to `stderr`, or to a file [`stderr`]
+    /// reads.
+    fn serve_logging_to(dir: &Path, args: &[&str], stderr: Option<Stdio>) -> Server {
         let logs = tempfile::tempdir().expect("a temporary directory");
-        let stderr = fs::File::create(logs.path().join("stderr")).expect("a log file");
+        let stderr = stderr.unwrap_or_else(|| {
+            fs::File::create(logs.path().join("stderr"))
+                .expect("a log file")
+                .into()
+        });
         let mut child = Command::new(BIN)
             .args(["-a", "127.0.0.1", "-p", "0", "-d"])
             .arg(dir)
