@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use hftp_proto::{FileName, ReplyDecoder, ReplyEvent, Request, Status};
 
-use crate::bench::process::Server;
+use crate::bench::process::{Engine, Server};
 
 const USAGE: &str = "\
 usage: cargo xtask soak [--quick] [--clients N] [--duration SECS]
@@ -224,7 +224,13 @@ fn run(options: &Options) -> Result<()> {
     crate::release::build(&["build", "--release", "-p", "hftp-server"])?;
     let dir = crate::release::target_dir().join("soak").join("data");
     let files = Files::create(&dir)?;
-    let mut server = Server::start(&crate::release::binary("hftp-server"), &dir, None)?;
+    let binary = crate::release::binary("hftp-server");
+    // The first engine is the server's default.
+    let engine = Engine::all(&binary)?
+        .into_iter()
+        .next()
+        .context("the server offers no engine")?;
+    let mut server = Server::start(&binary, &dir, engine)?;
     let rss_start = server.memory("VmRSS")?;
     eprintln!(
         "xtask soak: {} clients for {} s against hftp-server on {}",
