@@ -1,11 +1,12 @@
-//! `cargo xtask bench`: the end-to-end benchmark of issues 6 and 10.
+//! `cargo xtask bench`: the end-to-end benchmark, and the concurrency
+//! figures a server must reach.
 //!
 //! It builds `hftp-server` in release, serves a temporary directory, and
 //! drives the server with the in-tree load generator ([`load`]); in the
 //! same run it measures the references the targets are ratios of —
 //! `redis-server` answering inline `PING` to the same generator, and the
 //! same base64 bytes blasted over a loopback socket ([`slice`](mod@slice)).
-//! Then the concurrency scenarios of issue 10, each on a fresh server:
+//! Then the concurrency scenarios, each on a fresh server:
 //! idle crowds ([`idle`]), slow clients ([`slowloris`]), stalled readers
 //! ([`stalled`]) and concurrent listings ([`listing`]). Every engine the
 //! server offers (`--engine`) runs every scenario, side by side; each
@@ -62,7 +63,7 @@ logging included):
   listing   50 clients listing a 100,000-file directory at once: the
             server's peak RSS.
 It prints a Markdown table of the figures, their ratios, the targets of
-issues 6 and 10 (met / not met) and the command behind every row, and
+the project's targets (met / not met) and the command behind every row, and
 writes it to target/bench/report.md. It exits 0 when the run completed,
 whether or not the targets were met. The served files live in
 target/bench/ while it runs.
@@ -91,7 +92,7 @@ const SMALL_FILE: &str = "archivo.txt";
 /// The file `get_slice` reads whole.
 const SLICE_FILE: &str = "slice.bin";
 
-/// The targets of issue 6, as ratios to the references.
+/// The request and slice targets, as ratios to the references.
 const TARGET_UNPIPELINED: f64 = 0.8;
 const TARGET_PIPELINED: f64 = 0.5;
 const TARGET_SLICE: f64 = 0.75;
@@ -100,9 +101,9 @@ const TARGET_RSS_MIB: f64 = 64.0;
 const TARGET_CONNECTIONS: usize = 50;
 const TARGET_DEPTH_PIPELINED: usize = 16;
 
-/// The counts of issue 10's scenarios. A quick run keeps them (opening
+/// The counts of the concurrency scenarios. A quick run keeps them (opening
 /// them takes a second or two) and shortens the windows instead: a
-/// verdict at other counts would not be the issue's.
+/// verdict at other counts would not judge the target.
 const SLOWLORIS: usize = 1_000;
 const SLOW_READERS: usize = 200;
 const SLOW_READ_RATE: u64 = 60_000;

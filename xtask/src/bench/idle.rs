@@ -2,7 +2,7 @@
 //! once, and a fresh client timed meanwhile.
 //!
 //! Why: HFTP.md says an idle client costs the server its own connection
-//! and never delays another's answer, and issue 10 asks the default engine
+//! and never delays another's answer; the target asks the default engine
 //! to hold 10,000 of them in at most 40 MiB with a fresh `get_metadata`
 //! answered at p99 ≤ 20 ms. A fixed pool of blocking workers is expected
 //! to fail here — its workers all sit on idle connections — and the row
@@ -17,7 +17,7 @@ use super::process::Server;
 use super::report::{Row, Target, thousands};
 use super::{SMALL_FILE, mib};
 
-/// Issue 10's targets for the default engine.
+/// The targets for the default engine.
 const TARGET_RSS_MIB: f64 = 40.0;
 const TARGET_P99_MS: f64 = 20.0;
 

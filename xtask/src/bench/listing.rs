@@ -1,9 +1,9 @@
 //! Concurrent listings of one big directory, and the server's peak RSS.
 //!
-//! Why: issue 10 measured 50 clients listing a 100k-file directory at
-//! once peaking at 1.04 GiB — every listing held its own entries and its
-//! whole reply. Concurrent listings of one directory must not multiply
-//! that cost; the target is a peak RSS (VmHWM) ≤ 64 MiB.
+//! Why: 50 clients listing a 100k-file directory at once took the
+//! thread-pool server to a peak of 1.04 GiB — every listing held its own
+//! entries and its whole reply. Concurrent listings of one directory must
+//! not multiply that cost; the target is a peak RSS (VmHWM) ≤ 64 MiB.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::process::Server;
 
-/// A target of issue 6 or issue 10 and the figure it judges.
+/// A target of the project and the figure it judges.
 #[derive(Debug, Clone, Copy)]
 pub enum Target {
     /// hftp's figure must be at least `at_least` times the reference's;

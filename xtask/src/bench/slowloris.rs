@@ -2,7 +2,7 @@
 //! time and never finish it, slow readers that ask a large `get_slice` and
 //! read it at a trickle, and a fresh client timed meanwhile.
 //!
-//! Why: issue 10 found that 260 connections sending one byte every 20 s,
+//! Why: testing found that 260 connections sending one byte every 20 s,
 //! or 256 clients reading a slice at about 60 KB/s, locked every new
 //! client out of the thread-pool server. HFTP.md forbids it: a slow client
 //! costs its own connection only. The target: with 1,000 slowloris and 200

@@ -3,10 +3,10 @@
 //!
 //! Why: a stalled reader is the cheapest way to make a server hold a
 //! reply, and HFTP.md asks a server's memory per connection to stay small
-//! whatever the client does. Issue 10 measured 464 KiB per stalled reader
-//! (a worker's stack and buffers) and sets ≤ 64 KiB. The kernel's socket
-//! buffers are not in the server's RSS, so this is the server's own cost.
-//! One reader is the target's figure; a crowd of them, averaged, is the
+//! whatever the client does. The thread-pool server held 464 KiB per
+//! stalled reader (a worker's stack and buffers); the target is ≤ 64 KiB.
+//! The kernel's socket buffers are not in the server's RSS, so this is
+//! the server's own cost. One reader is the target's figure; a crowd of them, averaged, is the
 //! steadier per-connection figure beside it.
 
 use anyhow::{Context, Result};
