@@ -5,6 +5,11 @@
 //! that fails: a server that stops accepting (a full pool, queue and
 //! backlog) is a result to report, and waiting out every remaining
 //! connect's SYN retries would turn it into a hang.
+//!
+//! All connect from 127.0.0.1: the largest crowd (10,000) and the probes'
+//! closed connections in TIME_WAIT stay well inside the ~28k ephemeral
+//! ports of one source address, and every server of a run listens on a
+//! port of its own, so no 4-tuple is reused.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
