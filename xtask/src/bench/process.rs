@@ -413,6 +413,29 @@ mod tests {
     }
 
     #[test]
+    fn engines_are_read_from_the_help() -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = env::temp_dir().join(format!("hftp-bench-engines-{}", std::process::id()));
+        fs::create_dir_all(&dir)?;
+        let offered = |help: &str| -> Result<Vec<&'static str>> {
+            let script = dir.join("server");
+            fs::write(&script, format!("#!/bin/sh\necho '{help}'\n"))?;
+            fs::set_permissions(&script, fs::Permissions::from_mode(0o755))?;
+            Ok(Engine::all(&script)?
+                .into_iter()
+                .map(Engine::label)
+                .collect())
+        };
+        let both = offered("  --engine <ENGINE>  [default: events]");
+        let one = offered("  --workers <N>");
+        fs::remove_dir_all(&dir)?;
+        assert_eq!(both?, ["events", "threads"]);
+        assert_eq!(one?, ["threads (no --engine)"]);
+        Ok(())
+    }
+
+    #[test]
     fn data_dir_is_made_and_removed() -> Result<()> {
         let path = env::temp_dir().join(format!("hftp-bench-test-{}", std::process::id()));
         let dir = DataDir::create(path, "a.txt", "b.bin", PATTERN_LEN as u64 + 7)?;
