@@ -1,58 +1,85 @@
-//! `cargo xtask bench`: the end-to-end benchmark of issue 6.
+//! `cargo xtask bench`: the end-to-end benchmark, and the concurrency
+//! figures a server must reach.
 //!
 //! It builds `hftp-server` in release, serves a temporary directory, and
 //! drives the server with the in-tree load generator ([`load`]); in the
 //! same run it measures the references the targets are ratios of —
 //! `redis-server` answering inline `PING` to the same generator, and the
-//! same base64 bytes blasted over a loopback socket ([`slice`](mod@slice)) — then
-//! prints a Markdown table, also written to `target/bench/report.md`.
+//! same base64 bytes blasted over a loopback socket ([`slice`](mod@slice)).
+//! Then the concurrency scenarios, each on a fresh server:
+//! idle crowds ([`idle`]), slow clients ([`slowloris`]), stalled readers
+//! ([`stalled`]) and concurrent listings ([`listing`]). Every engine the
+//! server offers (`--engine`) runs every scenario, side by side; each
+//! server runs with its default options, logging included. It prints a
+//! Markdown table, also written to `target/bench/report.md`.
 //!
 //! `cargo xtask` builds xtask in the dev profile, and a load generator
 //! built without optimisations would measure itself. So the dev build only
 //! builds xtask in release and hands over to that binary ([`main`]).
 
+mod crowd;
+mod idle;
+mod listing;
 mod load;
+mod probe;
 pub(crate) mod process;
 mod report;
 mod slice;
+mod slowloris;
+mod stalled;
 
 use std::fs;
-use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use load::{Scenario, Workload};
-use process::{DataDir, Redis, Server};
-use report::{Report, Row, Target};
+use probe::Exchange;
+use process::{DataDir, Engine, Redis, Server};
+use report::{Report, Row, Target, thousands};
 use slice::Reading;
 
 const USAGE: &str = "\
 usage: cargo xtask bench [OPTIONS]
 
 Builds hftp-server in release, serves a temporary directory with it, and
-measures, in one run on this machine:
-  - get_metadata requests/s and per-batch latency (p50, p99) for every
-    connection count and pipelining depth, against redis-server answering
-    inline PING to the same load generator (skipped when redis-server is
-    not on PATH);
-  - one get_slice of a large file, decoded payload MB/s at the client,
-    against the same base64 bytes blasted over a loopback socket;
-  - the server's peak RSS.
-It prints a Markdown table of the figures, their ratios and the targets of
-issue 6 (met / not met), and writes it to target/bench/report.md. It exits
-0 when the run completed, whether or not the targets were met. The served
-files live in target/bench/data while it runs.
+measures, in one run on this machine, for every engine the server offers
+(`--engine`; the server is always started with its default options,
+logging included):
+  requests  get_metadata requests/s and per-batch latency (p50, p99) for
+            every connection count and pipelining depth, against
+            redis-server answering inline PING to the same load generator
+            (skipped when redis-server is not on PATH);
+  slices    one get_slice of a large file, decoded payload MB/s at the
+            client, against the same base64 bytes blasted over a loopback
+            socket; and the server's peak RSS after both;
+  idle      10,000 idle connections held at once: server RSS, and a fresh
+            client's get_metadata latency meanwhile;
+  slow      1,000 slowloris connections plus 200 slow slice readers, and a
+            fresh client's get_metadata latency and failures meanwhile;
+  stalled   the RSS a stalled reader of a big slice costs the server;
+  listing   50 clients listing a 100,000-file directory at once: the
+            server's peak RSS.
+It prints a Markdown table of the figures, their ratios, the targets of
+the project's targets (met / not met) and the command behind every row, and
+writes it to target/bench/report.md. It exits 0 when the run completed,
+whether or not the targets were met. The served files live in
+target/bench/ while it runs.
 
 options:
-  --quick              short runs (whole bench under a minute): 2 s per
-                       scenario and a 256 MiB slice
-  --duration SECS      measured seconds per scenario [default: 10; quick: 2]
+  --quick              short runs (a few minutes in all): 2 s per request
+                       scenario, a 256 MiB slice, shorter probes
+  --only LIST          run only these sections, comma-separated (requests,
+                       slices, idle, slow, stalled, listing) [default: all]
+  --duration SECS      measured seconds per request scenario [default: 10;
+                       quick: 2]
   --connections LIST   connection counts, comma-separated [default: 1,50]
   --depths LIST        pipelining depths, comma-separated [default: 1,16]
   --slice-mib MIB      size of the slice file [default: 1024; quick: 256]
   --slice-runs N       slice and blast runs, the best kept [default: 7; quick: 3]
+  --idle N             idle connections [default: 10000]
   --no-redis           skip the redis reference even if it is installed
   -h, --help           this text
 
@@ -65,27 +92,47 @@ const SMALL_FILE: &str = "archivo.txt";
 /// The file `get_slice` reads whole.
 const SLICE_FILE: &str = "slice.bin";
 
-/// `hftp-server --workers` when not given.
-const SERVER_DEFAULT_WORKERS: usize = 256;
-
-/// The targets of issue 6, as ratios to the references.
-const TARGET_UNPIPELINED: f64 = 0.8;
-const TARGET_PIPELINED: f64 = 0.5;
-const TARGET_SLICE: f64 = 0.75;
+/// The request and slice targets, as ratios to the references: at least
+/// redis's PING rate for `get_metadata` at 50 connections, piped or not,
+/// and 0.8 of the loopback blast for a slice.
+const TARGET_UNPIPELINED: f64 = 1.0;
+const TARGET_PIPELINED: f64 = 1.0;
+const TARGET_SLICE: f64 = 0.8;
 const TARGET_RSS_MIB: f64 = 64.0;
 /// The connection count and depths the request targets are set at.
 const TARGET_CONNECTIONS: usize = 50;
 const TARGET_DEPTH_PIPELINED: usize = 16;
 
+/// The counts of the concurrency scenarios. A quick run keeps them (opening
+/// them takes a second or two) and shortens the windows instead: a
+/// verdict at other counts would not judge the target.
+const SLOWLORIS: usize = 1_000;
+const SLOW_READERS: usize = 200;
+const SLOW_READ_RATE: u64 = 60_000;
+const DRIP_EVERY: Duration = Duration::from_secs(3);
+const LISTING_CLIENTS: usize = 50;
+const LISTING_FILES: usize = 100_000;
+/// How long a fresh client may wait for its answer before it counts as
+/// not answered.
+const PATIENCE: Duration = Duration::from_secs(2);
+/// Descriptors the bench keeps for itself beside a crowd (probes, redis,
+/// the listing clients).
+const SPARE_FDS: usize = 256;
+
+/// The parts of a run, in the order they run.
+const SECTIONS: [&str; 6] = ["requests", "slices", "idle", "slow", "stalled", "listing"];
+
 /// What the command line asked for.
 #[derive(Debug, Clone)]
 struct Options {
     quick: bool,
+    sections: Vec<String>,
     duration: Duration,
     connections: Vec<usize>,
     depths: Vec<usize>,
     slice_size: u64,
     slice_runs: usize,
+    idle: usize,
     redis: bool,
 }
 
@@ -94,11 +141,13 @@ impl Options {
         let quick = args.iter().any(|arg| arg == "--quick");
         let mut options = Options {
             quick,
+            sections: SECTIONS.map(str::to_owned).to_vec(),
             duration: Duration::from_secs(if quick { 2 } else { 10 }),
             connections: vec![1, TARGET_CONNECTIONS],
             depths: vec![1, TARGET_DEPTH_PIPELINED],
             slice_size: if quick { 256 } else { 1024 } << 20,
             slice_runs: if quick { 3 } else { 7 },
+            idle: 10_000,
             redis: true,
         };
         let mut args = args.iter();
@@ -110,6 +159,16 @@ impl Options {
             match arg.as_str() {
                 "--quick" => {}
                 "--no-redis" => options.redis = false,
+                "--only" => {
+                    options.sections = value()?.split(',').map(str::to_owned).collect();
+                    if let Some(unknown) = options
+                        .sections
+                        .iter()
+                        .find(|section| !SECTIONS.contains(&section.as_str()))
+                    {
+                        bail!("`--only` knows {}, not `{unknown}`", SECTIONS.join(", "));
+                    }
+                }
                 "--duration" => {
                     let secs: f64 = parse_number(arg, value()?)?;
                     if !(secs.is_finite() && secs > 0.0) {
@@ -132,6 +191,12 @@ impl Options {
                         bail!("`--slice-runs` must be at least 1");
                     }
                 }
+                "--idle" => {
+                    options.idle = parse_number(arg, value()?)?;
+                    if options.idle == 0 {
+                        bail!("`--idle` must be at least 1");
+                    }
+                }
                 "-h" | "--help" => return Ok(None),
                 other => bail!("unknown option `{other}`\n\n{USAGE}"),
             }
@@ -143,6 +208,15 @@ impl Options {
     /// set-up and thread start do not count.
     fn warmup(&self) -> Duration {
         (self.duration / 10).min(Duration::from_secs(1))
+    }
+
+    fn runs(&self, section: &str) -> bool {
+        self.sections.iter().any(|wanted| wanted == section)
+    }
+
+    /// How long a fresh client is probed beside a crowd.
+    fn probe_window(&self) -> Duration {
+        Duration::from_secs(if self.quick { 3 } else { 10 })
     }
 }
 
@@ -181,6 +255,16 @@ fn run(options: &Options) -> Result<()> {
     let started = Instant::now();
     eprintln!("xtask bench: building hftp-server in release");
     crate::release::build(&["build", "--release", "-p", "hftp-server"])?;
+    let binary = crate::release::binary("hftp-server");
+    let engines = Engine::all(&binary)?;
+    let mut notes = Vec::new();
+    if !engines.iter().any(|engine| engine.is_choice()) {
+        notes.push(
+            "This hftp-server has no `--engine` flag: only its one engine (the thread pool) \
+             was measured."
+                .to_owned(),
+        );
+    }
 
     eprintln!(
         "xtask bench: writing a {} MiB slice file",
@@ -188,74 +272,123 @@ fn run(options: &Options) -> Result<()> {
     );
     // Under target/, not /tmp: a run stopped by Ctrl-C leaves its gigabyte
     // where the next run (or `cargo clean`) clears it.
+    let bench_dir = crate::release::target_dir().join("bench");
     let data = DataDir::create(
-        crate::release::target_dir().join("bench").join("data"),
+        bench_dir.join("data"),
         SMALL_FILE,
         SLICE_FILE,
         options.slice_size,
     )?;
-    // The server serves one connection per worker: more connections than
-    // its default pool would wait, not be measured.
-    let most = options.connections.iter().copied().max().unwrap_or(1);
-    let workers = (most > SERVER_DEFAULT_WORKERS).then_some(most);
-    let server = Server::start(&crate::release::binary("hftp-server"), data.path(), workers)?;
-    eprintln!("xtask bench: hftp-server serving on {}", server.addr());
-
-    let mut notes = Vec::new();
-    let redis = if !options.redis {
-        notes.push("redis reference skipped (`--no-redis`).".to_owned());
-        None
-    } else if let Some(binary) = process::find_on_path("redis-server") {
-        let redis = Redis::start(&binary)?;
-        eprintln!("xtask bench: redis-server serving on {}", redis.addr());
-        Some(redis)
-    } else {
-        notes.push(
-            "redis-server is not on PATH: no request reference, so the request targets are \
-             not measured (`apt-get install redis-server`)."
-                .to_owned(),
-        );
-        None
-    };
-
+    let exchange = Exchange::get_metadata(SMALL_FILE)?;
     let mut report = Report::new(context(options));
-    requests(options, server.addr(), redis.as_ref(), &mut report)?;
-    // Only what a measurement compares runs during it: a redis that has
-    // just answered millions of PINGs, though idle, cost the slice runs
-    // ~0.7x instead of ~0.9x of the blast in full runs.
-    drop(redis);
-    slices(options, server.addr(), &mut report)?;
 
-    let rss = server
-        .memory("VmHWM")
-        .context("could not read the server's peak RSS")?;
-    report.push(Row {
-        workload: "hftp-server peak RSS (VmHWM)".to_owned(),
-        hftp: format!("{:.1} MiB", mib(rss)),
-        hftp_latency: String::new(),
-        reference: String::new(),
-        reference_latency: String::new(),
-        ratio: None,
-        target: Some(Target::AtMost {
-            limit: TARGET_RSS_MIB,
-            value: mib(rss),
-            unit: "MiB",
-        }),
-    });
-    let served = data.path().to_owned();
-    drop(server);
+    if options.runs("requests") || options.runs("slices") {
+        let servers = engines
+            .iter()
+            .map(|&engine| Server::start(&binary, data.path(), engine))
+            .collect::<Result<Vec<_>>>()?;
+        if options.runs("requests") {
+            let redis = start_redis(options, &mut notes)?;
+            requests(options, &servers, &exchange, redis.as_ref(), &mut report)?;
+            // Only what a measurement compares runs during it: a redis
+            // that has just answered millions of PINGs, though idle, cost
+            // the slice runs ~0.7x instead of ~0.9x of the blast in full
+            // runs.
+            drop(redis);
+        }
+        if options.runs("slices") {
+            slices(options, &servers, &mut report)?;
+        }
+        for server in &servers {
+            let row = Row::new("hftp-server peak RSS (VmHWM)", server, "the rows above");
+            report.push(match server.memory("VmHWM") {
+                Ok(rss) => row
+                    .figure(format!("{:.1} MiB", mib(rss)), "")
+                    .target(Target::AtMost {
+                        limit: TARGET_RSS_MIB,
+                        value: mib(rss),
+                        unit: "MiB",
+                    }),
+                Err(error) => row.failed(&error),
+            });
+        }
+        log_note(&servers, "the request and slice rows", &mut notes);
+    }
+
+    let mut fresh = Fresh {
+        binary: &binary,
+        engines: &engines,
+        report: &mut report,
+        notes: &mut notes,
+    };
+    let fds = usize::try_from(process::raise_fd_limit()).unwrap_or(usize::MAX);
+    let crowd_room = fds.saturating_sub(SPARE_FDS);
+    if options.runs("idle") {
+        let connections = options.idle.min(crowd_room);
+        if connections < options.idle {
+            fresh.notes.push(format!(
+                "The bench's open-files limit ({fds}) let it open {} idle connections, not {}.",
+                thousands(connections),
+                thousands(options.idle)
+            ));
+        }
+        let idle = idle::Idle {
+            connections,
+            window: options.probe_window(),
+            patience: PATIENCE,
+        };
+        fresh.each_engine(data.path(), "idle", |server| {
+            Ok(idle::rows(server, &idle, &exchange))
+        });
+    }
+    if options.runs("slow") {
+        let slow = slowloris::Slow {
+            loris: SLOWLORIS.min(crowd_room / 2),
+            drip_every: DRIP_EVERY,
+            readers: SLOW_READERS.min(crowd_room / 2),
+            read_rate: SLOW_READ_RATE,
+            slice_size: options.slice_size,
+            window: options.probe_window() * 2,
+            patience: PATIENCE,
+        };
+        fresh.each_engine(data.path(), "slow", |server| {
+            slowloris::rows(server, &slow, &exchange)
+        });
+    }
+    if options.runs("stalled") {
+        let stalled = stalled::Stalled {
+            slice_size: options.slice_size,
+            crowd: if options.quick { 20 } else { 100 },
+        };
+        fresh.each_engine(data.path(), "stalled", |server| {
+            stalled::rows(server, &stalled, &exchange)
+        });
+    }
     drop(data);
+    if options.runs("listing") {
+        eprintln!(
+            "xtask bench: writing a directory of {} files",
+            thousands(LISTING_FILES)
+        );
+        let listing = listing::Listing {
+            clients: LISTING_CLIENTS,
+            files: LISTING_FILES,
+        };
+        let dir = DataDir::many(bench_dir.join("listing"), LISTING_FILES)?;
+        fresh.each_engine(dir.path(), "listing", |server| {
+            Ok(vec![listing::row(server, &listing)])
+        });
+    }
 
     notes.push(format!(
-        "Each request scenario measures {:.1} s per server, in two halves ordered hftp, redis, \
-         redis, hftp, each after {:.2} s of warm-up, against files served from `{}`; latency \
+        "Each request scenario measures {:.1} s per server, in two halves ordered hftp \
+         engines, redis, redis, hftp engines reversed, each after {:.2} s of warm-up; latency \
          is per batch (write of `depth` requests → last reply). The slice is decoded with \
          `hftp_proto::ReplyDecoder`; the blast reader, like the diagnostic row, only counts \
          bytes. Slice figures are payload MB/s (10⁶ B/s; base64 bytes × 3/4), the best of {} \
-         runs.",
+         runs. Every concurrency row is measured on a server started for it alone.",
         options.duration.as_secs_f64(),
         options.warmup().as_secs_f64(),
-        served.display(),
         options.slice_runs,
     ));
     notes.push("Micro benchmarks: `cargo bench -p hftp-proto`.".to_owned());
@@ -267,12 +400,88 @@ fn run(options: &Options) -> Result<()> {
 
     let markdown = report.to_markdown();
     print!("{markdown}");
-    let dir = crate::release::target_dir().join("bench");
-    fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    let path = dir.join("report.md");
+    fs::create_dir_all(&bench_dir)
+        .with_context(|| format!("could not create {}", bench_dir.display()))?;
+    let path = bench_dir.join("report.md");
     fs::write(&path, &markdown).with_context(|| format!("could not write {}", path.display()))?;
     eprintln!("xtask bench: report written to {}", path.display());
     Ok(())
+}
+
+/// What the concurrency sections share: the server, its engines, and the
+/// report they add to.
+struct Fresh<'a> {
+    binary: &'a Path,
+    engines: &'a [Engine],
+    report: &'a mut Report,
+    notes: &'a mut Vec<String>,
+}
+
+impl Fresh<'_> {
+    /// Runs one section's `rows` on a fresh server of each engine serving
+    /// `dir`, in turn, so that no engine's figures carry another
+    /// scenario's memory or load. A section that fails on one engine is a
+    /// row saying so; the run goes on.
+    fn each_engine(
+        &mut self,
+        dir: &Path,
+        section: &str,
+        rows: impl Fn(&Server) -> Result<Vec<Row>>,
+    ) {
+        for &engine in self.engines {
+            eprintln!("xtask bench: {section}, engine {}", engine.label());
+            let server = match Server::start(self.binary, dir, engine) {
+                Ok(server) => server,
+                Err(error) => {
+                    self.notes.push(format!(
+                        "The {section} rows of engine {} are missing: {error:#}.",
+                        engine.label()
+                    ));
+                    continue;
+                }
+            };
+            match rows(&server) {
+                Ok(rows) => rows.into_iter().for_each(|row| self.report.push(row)),
+                Err(error) => self
+                    .report
+                    .push(Row::new(section, &server, "").failed(&error)),
+            }
+            log_note(
+                std::slice::from_ref(&server),
+                &format!("its {section} rows"),
+                self.notes,
+            );
+        }
+    }
+}
+
+/// Says how much each server logged: the default log is part of the cost.
+fn log_note(servers: &[Server], during: &str, notes: &mut Vec<String>) {
+    for server in servers {
+        notes.push(format!(
+            "`{}` logged {} to stderr during {during} (read and counted by the bench).",
+            server.command(),
+            bytes(server.logged())
+        ));
+    }
+}
+
+fn start_redis(options: &Options, notes: &mut Vec<String>) -> Result<Option<Redis>> {
+    if !options.redis {
+        notes.push("redis reference skipped (`--no-redis`).".to_owned());
+        return Ok(None);
+    }
+    let Some(binary) = process::find_on_path("redis-server") else {
+        notes.push(
+            "redis-server is not on PATH: no request reference, so the request targets are \
+             not measured (`apt-get install redis-server`)."
+                .to_owned(),
+        );
+        return Ok(None);
+    };
+    let redis = Redis::start(&binary)?;
+    eprintln!("xtask bench: redis-server serving on {}", redis.addr());
+    Ok(Some(redis))
 }
 
 /// The line under the report's title: the command, the commit, the machine.
@@ -288,30 +497,29 @@ fn context(options: &Options) -> String {
             |output| String::from_utf8_lossy(&output.stdout).trim().to_owned(),
         );
     let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let args: Vec<String> = std::env::args().skip(2).collect();
     format!(
-        "`cargo xtask bench{}` · working tree at {commit} · {cpus} CPUs · {:.0} s per scenario",
-        if options.quick { " --quick" } else { "" },
+        "`cargo xtask bench{}{}` · working tree at {commit} · {cpus} CPUs · {:.0} s per \
+         request scenario",
+        if args.is_empty() { "" } else { " " },
+        args.join(" "),
         options.duration.as_secs_f64(),
     )
 }
 
-/// `get_metadata` against redis `PING`, scenario by scenario, the two
-/// measured back to back so that the machine's noise hits both alike.
+/// `get_metadata` against redis `PING`, scenario by scenario, every engine
+/// and redis measured back to back so that the machine's noise hits all
+/// alike.
 fn requests(
     options: &Options,
-    hftp: SocketAddr,
+    servers: &[Server],
+    exchange: &Exchange,
     redis: Option<&Redis>,
     report: &mut Report,
 ) -> Result<()> {
-    let mut request = Vec::new();
-    hftp_proto::Request::GetMetadata {
-        name: hftp_proto::FileName::new(SMALL_FILE).context("the small file's name")?,
-    }
-    .encode(&mut request);
-    let expected = format!("0 OK\r\n{}\r\n", process::SMALL_FILE_LEN);
     let get_metadata = Workload {
-        request: &request,
-        reply: expected.as_bytes(),
+        request: &exchange.request,
+        reply: &exchange.reply,
         lines_per_reply: 2,
     };
     let ping = Workload {
@@ -328,100 +536,155 @@ fn requests(
                 duration: options.duration / 2,
             };
             eprintln!("xtask bench: requests, {scenario}");
-            // Two halves in the order hftp, redis, redis, hftp: a load
-            // that drifts during the scenario hits both alike.
-            let run_hftp = || {
-                load::run(hftp, &get_metadata, &scenario)
-                    .with_context(|| format!("get_metadata against hftp-server, {scenario}"))
+            let run_hftp = |server: &Server| {
+                load::run(server.addr(), &get_metadata, &scenario).with_context(|| {
+                    format!(
+                        "get_metadata against engine {}, {scenario}",
+                        server.engine().label()
+                    )
+                })
             };
             let run_redis = |redis: &Redis| {
                 load::run(redis.addr(), &ping, &scenario)
                     .with_context(|| format!("PING against redis-server, {scenario}"))
             };
-            let first = run_hftp()?;
+            // Two halves in the order engines, redis, redis, engines
+            // reversed: a load that drifts during the scenario hits all
+            // alike. A server that fails is a row; redis failing is the
+            // machine's problem and ends the run.
+            let firsts: Vec<_> = servers.iter().map(run_hftp).collect();
             let theirs = match redis {
                 Some(redis) => Some(run_redis(redis)?.merge(run_redis(redis)?)),
                 None => None,
             };
-            let ours = first.merge(run_hftp()?);
-            let ratio = theirs
-                .as_ref()
-                .map(|theirs| ours.per_second() / theirs.per_second());
+            let mut ours: Vec<_> = servers.iter().rev().map(run_hftp).collect();
+            ours.reverse();
             let target = match (connections, depth) {
                 (TARGET_CONNECTIONS, 1) => Some(TARGET_UNPIPELINED),
                 (TARGET_CONNECTIONS, TARGET_DEPTH_PIPELINED) => Some(TARGET_PIPELINED),
                 _ => None,
             };
-            report.push(Row {
-                workload: format!(
-                    "get_metadata, {connections} conn{}, depth {depth}",
-                    if connections == 1 { "" } else { "s" }
-                ),
-                hftp: format!("{} req/s", si(ours.per_second())),
-                hftp_latency: ours.latency_summary(),
-                reference: theirs.as_ref().map_or_else(
+            let workload = format!(
+                "get_metadata, {connections} conn{}, depth {depth}",
+                if connections == 1 { "" } else { "s" }
+            );
+            let batch = if depth == 1 {
+                format!("one `get_metadata {SMALL_FILE}` and reading its reply")
+            } else {
+                format!(
+                    "{depth} × `get_metadata {SMALL_FILE}` at once and reading all {depth} \
+                     replies"
+                )
+            };
+            let client = format!(
+                "{connections} connection{}, one thread each, writing {batch}, again and again; \
+                 redis gets `PING` the same way",
+                if connections == 1 { "" } else { "s" }
+            );
+            for ((server, first), second) in servers.iter().zip(firsts).zip(ours) {
+                let row = Row::new(&workload, server, &client);
+                let outcome = match first.and_then(|first| Ok(first.merge(second?))) {
+                    Ok(outcome) => outcome,
+                    Err(error) => {
+                        report.push(row.failed(&error));
+                        continue;
+                    }
+                };
+                let ratio = theirs
+                    .as_ref()
+                    .map(|theirs| outcome.per_second() / theirs.per_second());
+                let mut row = row.figure(
+                    format!("{} req/s", si(outcome.per_second())),
+                    outcome.latency_summary(),
+                );
+                row.reference = theirs.as_ref().map_or_else(
                     || "redis PING: not run".to_owned(),
                     |theirs| format!("redis PING {} req/s", si(theirs.per_second())),
-                ),
-                reference_latency: theirs
+                );
+                row.reference_latency = theirs
                     .as_ref()
-                    .map_or_else(String::new, load::Outcome::latency_summary),
-                ratio,
-                target: target.map(|at_least| Target::Ratio { at_least, ratio }),
-            });
+                    .map_or_else(String::new, load::Outcome::latency_summary);
+                row.ratio = ratio;
+                row.target = target.map(|at_least| Target::Ratio { at_least, ratio });
+                report.push(row);
+            }
         }
     }
     Ok(())
 }
 
-/// One `get_slice` of the whole slice file against the loopback blast,
-/// and, to tell the server's share from the client's, the same slice with
-/// its reply only counted.
-fn slices(options: &Options, hftp: SocketAddr, report: &mut Report) -> Result<()> {
+/// One `get_slice` of the whole slice file from every engine against the
+/// loopback blast, and, to tell the server's share from the client's, the
+/// same slice with its reply only counted.
+fn slices(options: &Options, servers: &[Server], report: &mut Report) -> Result<()> {
     let size = options.slice_size;
     let blast_data = slice::BlastData::new(size);
-    let (mut decoded, mut counted, mut blast) = (Best::default(), Best::default(), Best::default());
+    let mut blast = Best::default();
+    let mut best: Vec<[Result<Best>; 2]> = servers
+        .iter()
+        .map(|_| [Ok(Best::default()), Ok(Best::default())])
+        .collect();
     for run in 1..=options.slice_runs {
         eprintln!(
             "xtask bench: get_slice of {} MiB and the loopback blast, run {run}/{}",
             size >> 20,
             options.slice_runs
         );
-        decoded.add(
-            slice::hftp_slice(hftp, SLICE_FILE, size, Reading::Decode)
-                .context("get_slice against hftp-server")?,
-        );
-        counted.add(
-            slice::hftp_slice(hftp, SLICE_FILE, size, Reading::Count)
-                .context("get_slice against hftp-server, reply counted")?,
-        );
+        for (server, best) in servers.iter().zip(&mut best) {
+            for (reading, best) in [Reading::Decode, Reading::Count].into_iter().zip(best) {
+                if let Ok(so_far) = best {
+                    match slice::hftp_slice(server.addr(), SLICE_FILE, size, reading) {
+                        Ok(time) => so_far.add(time),
+                        Err(error) => *best = Err(error),
+                    }
+                }
+            }
+        }
         blast.add(slice::blast(&blast_data).context("the loopback blast")?);
     }
     let blast_mbps = mb_per_second(size, blast.0);
-    let rows = [
-        (
-            format!("get_slice of {} MiB, decoded", size >> 20),
-            decoded.0,
-            Some(TARGET_SLICE),
-        ),
-        (
-            format!("get_slice of {} MiB, only counted (diagnostic)", size >> 20),
-            counted.0,
-            None,
-        ),
-    ];
-    for (workload, time, target) in rows {
-        let mbps = mb_per_second(size, time);
-        let ratio = Some(mbps / blast_mbps);
-        report.push(Row {
-            workload,
-            hftp: format!("{mbps:.0} MB/s"),
-            hftp_latency: format!("whole: {:.2} s", time.as_secs_f64()),
-            reference: format!("loopback blast {blast_mbps:.0} MB/s"),
-            reference_latency: format!("whole: {:.2} s", blast.0.as_secs_f64()),
-            ratio,
-            target: target.map(|at_least| Target::Ratio { at_least, ratio }),
-        });
+    for (server, [decoded, counted]) in servers.iter().zip(best) {
+        let rows = [
+            (
+                format!("get_slice of {} MiB, decoded", size >> 20),
+                decoded,
+                Some(TARGET_SLICE),
+                "decoded with `hftp_proto::ReplyDecoder`",
+            ),
+            (
+                format!("get_slice of {} MiB, only counted (diagnostic)", size >> 20),
+                counted,
+                None,
+                "only counted, as the blast reader does",
+            ),
+        ];
+        for (workload, time, target, reading) in rows {
+            let client = format!(
+                "one connection sends `get_slice {SLICE_FILE} 0 {size}` and reads the reply \
+                 256 KiB at a time, {reading}; the blast writes the same bytes over a loopback \
+                 socket with a 4 MiB send buffer; best of {} runs",
+                options.slice_runs
+            );
+            let row = Row::new(workload, server, client);
+            let time = match time {
+                Ok(time) => time.0,
+                Err(error) => {
+                    report.push(row.failed(&error));
+                    continue;
+                }
+            };
+            let mbps = mb_per_second(size, time);
+            let ratio = Some(mbps / blast_mbps);
+            let mut row = row.figure(
+                format!("{mbps:.0} MB/s"),
+                format!("whole: {:.2} s", time.as_secs_f64()),
+            );
+            row.reference = format!("loopback blast {blast_mbps:.0} MB/s");
+            row.reference_latency = format!("whole: {:.2} s", blast.0.as_secs_f64());
+            row.ratio = ratio;
+            row.target = target.map(|at_least| Target::Ratio { at_least, ratio });
+            report.push(row);
+        }
     }
     Ok(())
 }
@@ -445,6 +708,15 @@ impl Best {
 /// Decoded payload bytes per second, in MB/s (10⁶ bytes).
 fn mb_per_second(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / elapsed.as_secs_f64() / 1e6
+}
+
+/// A byte count in SI units: `812 B`, `45.2 kB`, `172.0 MB`.
+fn bytes(count: u64) -> String {
+    match count {
+        0..1_000 => format!("{count} B"),
+        1_000..1_000_000 => format!("{:.1} kB", count as f64 / 1e3),
+        _ => format!("{:.1} MB", count as f64 / 1e6),
+    }
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -509,5 +781,8 @@ mod tests {
         assert_eq!(si(812.4), "812");
         assert_eq!(si(45_210.0), "45.2 k");
         assert_eq!(si(1_310_000.0), "1.31 M");
+        assert_eq!(bytes(812), "812 B");
+        assert_eq!(bytes(45_210), "45.2 kB");
+        assert_eq!(bytes(172_000_000), "172.0 MB");
     }
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use hftp_proto::{FileName, ReplyDecoder, ReplyEvent, Request, Status};
 
-use crate::bench::process::Server;
+use crate::bench::process::{Engine, Server};
 
 const USAGE: &str = "\
 usage: cargo xtask soak [--quick] [--clients N] [--duration SECS]
@@ -32,13 +32,22 @@ varied sizes from target/soak/data, and runs N clients (default 100)
 issuing random requests for SECS seconds (default 60; --quick: 10). Every
 reply is checked byte for byte against the files. Prints requests served,
 bytes verified, errors and the server's RSS at start, every 10 s and at
-the end; exits non-zero on any mismatch or error, or if the server dies.
+the end, and whether RSS has levelled off: the mean of the last 100 s
+within ±10% of the 100 s before (runs of 200 s or more); exits non-zero
+on any mismatch or error, or if the server dies. The server runs its
+default engine with its default options, logging included.
 ";
 
 /// How long a client waits for a reply before it counts an error.
 const PATIENCE: Duration = Duration::from_secs(30);
 /// How often the server's RSS is sampled during the run.
 const RSS_SAMPLE_EVERY: Duration = Duration::from_secs(10);
+/// The level check: the mean RSS of the last window must be within
+/// `LEVEL_TOLERANCE` of the mean of the window before it — a server whose
+/// memory still climbs after minutes of the same load holds something per
+/// request.
+const LEVEL_WINDOW: Duration = Duration::from_secs(100);
+const LEVEL_TOLERANCE: f64 = 0.10;
 /// At most this many error messages are kept for the report.
 const ERRORS_SHOWN: usize = 10;
 
@@ -224,7 +233,13 @@ fn run(options: &Options) -> Result<()> {
     crate::release::build(&["build", "--release", "-p", "hftp-server"])?;
     let dir = crate::release::target_dir().join("soak").join("data");
     let files = Files::create(&dir)?;
-    let mut server = Server::start(&crate::release::binary("hftp-server"), &dir, None)?;
+    let binary = crate::release::binary("hftp-server");
+    // The first engine is the server's default.
+    let engine = Engine::all(&binary)?
+        .into_iter()
+        .next()
+        .context("the server offers no engine")?;
+    let mut server = Server::start(&binary, &dir, engine)?;
     let rss_start = server.memory("VmRSS")?;
     eprintln!(
         "xtask soak: {} clients for {} s against hftp-server on {}",
@@ -252,7 +267,7 @@ fn run(options: &Options) -> Result<()> {
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             thread::sleep(left.min(RSS_SAMPLE_EVERY));
             if let Ok(rss) = server.memory("VmRSS") {
-                rss_samples.push(rss);
+                rss_samples.push((started.elapsed(), rss));
             }
         }
     });
@@ -306,13 +321,24 @@ fn run(options: &Options) -> Result<()> {
     );
     let samples: Vec<String> = rss_samples
         .iter()
-        .map(|&rss| format!("{:.0}", mib(rss)))
+        .map(|&(_, rss)| format!("{:.0}", mib(rss)))
         .collect();
     let _ = writeln!(
         report,
         "  RSS every {} s   {} MiB",
         RSS_SAMPLE_EVERY.as_secs(),
         samples.join(" ")
+    );
+    let _ = writeln!(
+        report,
+        "  RSS level        {}",
+        Level::judge(&rss_samples, elapsed)
+    );
+    let _ = writeln!(
+        report,
+        "  server           `{}`, {:.1} MB logged to stderr",
+        server.command(),
+        server.logged() as f64 / 1e6
     );
     for message in tally
         .messages
@@ -334,6 +360,78 @@ fn run(options: &Options) -> Result<()> {
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Whether the server's RSS has levelled off: the mean of the samples of
+/// the last [`LEVEL_WINDOW`] against the mean of the window before it.
+#[derive(Debug, PartialEq)]
+enum Level {
+    /// The run was too short to have two windows.
+    TooShort { ran: Duration },
+    /// The means, in bytes, and whether they are within the tolerance.
+    Judged { before: f64, last: f64, level: bool },
+}
+
+impl Level {
+    /// Judges `samples` (time since the start, RSS) of a run of `ran`.
+    fn judge(samples: &[(Duration, u64)], ran: Duration) -> Level {
+        let too_short = Level::TooShort { ran };
+        let Some(last_from) = ran.checked_sub(LEVEL_WINDOW) else {
+            return too_short;
+        };
+        let Some(before_from) = last_from.checked_sub(LEVEL_WINDOW) else {
+            return too_short;
+        };
+        let mean = |from: Duration, to: Duration| {
+            let window: Vec<f64> = samples
+                .iter()
+                .filter(|&&(at, _)| at > from && at <= to)
+                .map(|&(_, rss)| rss as f64)
+                .collect();
+            (!window.is_empty()).then(|| window.iter().sum::<f64>() / window.len() as f64)
+        };
+        match (mean(before_from, last_from), mean(last_from, ran)) {
+            (Some(before), Some(last)) => Level::Judged {
+                before,
+                last,
+                level: (last - before).abs() <= LEVEL_TOLERANCE * before,
+            },
+            _ => too_short,
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let window = LEVEL_WINDOW.as_secs();
+        let tolerance = LEVEL_TOLERANCE * 100.0;
+        match *self {
+            Level::TooShort { ran } => write!(
+                f,
+                "not judged: the last {window} s against the {window} s before needs a run of \
+                 {} s or more, not {:.0} s",
+                2 * window,
+                ran.as_secs_f64()
+            ),
+            Level::Judged {
+                before,
+                last,
+                level,
+            } => write!(
+                f,
+                "last {window} s {:.1} MiB against {:.1} MiB the {window} s before ({:+.1}%): \
+                 {}",
+                last / f64::from(1 << 20),
+                before / f64::from(1 << 20),
+                (last / before - 1.0) * 100.0,
+                if level {
+                    format!("level (within ±{tolerance:.0}%)")
+                } else {
+                    format!("NOT LEVEL (beyond ±{tolerance:.0}%)")
+                }
+            ),
+        }
+    }
 }
 
 /// What a request must get.
@@ -655,6 +753,45 @@ mod tests {
         assert!(parse(&["--duration"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn rss_level_compares_the_last_two_windows() {
+        let secs = Duration::from_secs;
+        // Every 10 s from 10 s to `end`, RSS from `rss(t)` in MiB.
+        let run = |end: u64, rss: &dyn Fn(u64) -> u64| -> Vec<(Duration, u64)> {
+            (1..=end / 10)
+                .map(|i| (secs(i * 10), rss(i * 10) << 20))
+                .collect()
+        };
+        let flat = run(600, &|_| 40);
+        assert!(matches!(
+            Level::judge(&flat, secs(600)),
+            Level::Judged { level: true, .. }
+        ));
+        // Climbing 1 MiB every 10 s from 20 MiB: 70-79 against 60-69.
+        let climbing = run(600, &|t| 20 + t / 10);
+        assert!(matches!(
+            Level::judge(&climbing, secs(600)),
+            Level::Judged { level: false, .. }
+        ));
+        // An early climb that has stopped is level.
+        let settled = run(600, &|t| if t < 300 { t / 10 } else { 30 });
+        assert!(matches!(
+            Level::judge(&settled, secs(600)),
+            Level::Judged { level: true, .. }
+        ));
+        assert_eq!(
+            Level::judge(&flat[..15], secs(150)),
+            Level::TooShort { ran: secs(150) }
+        );
+        assert!(
+            Level::judge(&[], secs(600))
+                .to_string()
+                .starts_with("not judged")
+        );
+        let shown = Level::judge(&climbing, secs(600)).to_string();
+        assert!(shown.contains("NOT LEVEL"), "{shown}");
     }
 
     #[test]

@@ -66,6 +66,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// One reply per latency (in nanoseconds, any order) within `window`.
+    pub fn from_latencies(mut latencies: Vec<u64>, window: Duration) -> Outcome {
+        latencies.sort_unstable();
+        Outcome {
+            replies: latencies.len() as u64,
+            window,
+            latencies,
+        }
+    }
+
     /// Replies per second.
     pub fn per_second(&self) -> f64 {
         self.replies as f64 / self.window.as_secs_f64()
@@ -197,12 +207,17 @@ fn drive(
         }
         let done = Instant::now();
         if sent >= measure_from && done <= until {
-            latencies.push(u64::try_from((done - sent).as_nanos()).unwrap_or(u64::MAX));
+            latencies.push(nanos(done - sent));
         }
     }
 }
 
-fn count_line_ends(bytes: &[u8]) -> usize {
+/// A latency as the nanoseconds [`Outcome`] keeps.
+pub fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+pub fn count_line_ends(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&byte| byte == b'\n').count()
 }
 

@@ -34,6 +34,18 @@ pub enum Reading {
     Count,
 }
 
+/// The wire bytes of `get_slice NAME 0 SIZE`.
+pub fn request(name: &str, size: u64) -> Result<Vec<u8>> {
+    let mut wire = Vec::new();
+    Request::GetSlice {
+        name: FileName::new(name).context("the slice file's name")?,
+        offset: 0,
+        size,
+    }
+    .encode(&mut wire);
+    Ok(wire)
+}
+
 /// Asks the server at `addr` for the whole of `name` (`size` bytes) and
 /// reads the reply; returns the time from the request to the reply's end.
 pub fn hftp_slice(addr: SocketAddr, name: &str, size: u64, reading: Reading) -> Result<Duration> {
