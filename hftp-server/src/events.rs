@@ -9,8 +9,9 @@
 //! stalls the rest of its loop.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener as StdListener};
-use std::sync::Arc;
+use std::net::{Shutdown, SocketAddr, TcpListener as StdListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
@@ -29,10 +30,65 @@ const SWEEP_EVERY: Duration = Duration::from_millis(250);
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX);
 
+/// How the loops share out the connections they accept: round robin, so
+/// that every loop (every core) gets its part whichever loop woke first.
+#[derive(Debug)]
+pub(crate) struct Handoff {
+    /// Connections accepted for each loop, not taken by it yet.
+    inboxes: Vec<Mutex<Vec<(TcpStream, SocketAddr)>>>,
+    wakers: Vec<Waker>,
+    next: AtomicUsize,
+}
+
+impl Handoff {
+    /// The hand-off between loops that `wakers` wake, in loop order.
+    pub(crate) fn new(wakers: Vec<Waker>) -> Handoff {
+        Handoff {
+            inboxes: wakers.iter().map(|_| Mutex::new(Vec::new())).collect(),
+            wakers,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Wakes every loop (for the shutdown).
+    pub(crate) fn wake_all(&self) {
+        for waker in &self.wakers {
+            if let Err(error) = waker.wake() {
+                log::warn!("cannot wake an event loop: {error}");
+            }
+        }
+    }
+
+    /// The loop the next accepted connection goes to.
+    fn next_loop(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.wakers.len()
+    }
+
+    fn give(&self, to: usize, stream: TcpStream, peer: SocketAddr) {
+        self.inboxes[to]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((stream, peer));
+        if let Err(error) = self.wakers[to].wake() {
+            log::warn!("cannot wake an event loop: {error}");
+        }
+    }
+
+    fn take(&self, of: usize) -> Vec<(TcpStream, SocketAddr)> {
+        std::mem::take(
+            &mut *self.inboxes[of]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+}
+
 /// An event loop, made on the thread that starts the server (so that it
 /// can be woken for the shutdown) and run on a thread of its own.
 #[derive(Debug)]
 pub(crate) struct EventLoop {
+    /// Which loop this is, in the [`Handoff`].
+    index: usize,
     poll: Poll,
     listener: Option<TcpListener>,
     shared: Arc<Shared>,
@@ -84,6 +140,7 @@ impl EventLoop {
     /// A loop accepting from `listener`, and the waker that interrupts its
     /// wait (for the shutdown).
     pub(crate) fn new(
+        index: usize,
         listener: &StdListener,
         shared: Arc<Shared>,
     ) -> io::Result<(EventLoop, Waker)> {
@@ -95,6 +152,7 @@ impl EventLoop {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let event_loop = EventLoop {
+            index,
             poll,
             listener: Some(listener),
             shared,
@@ -109,7 +167,7 @@ impl EventLoop {
     }
 
     /// Serves until the shutdown, then until its connections have closed.
-    pub(crate) fn run(mut self) {
+    pub(crate) fn run(mut self, handoff: &Handoff) {
         let mut events = Events::with_capacity(1024);
         let mut next_sweep = Instant::now() + SWEEP_EVERY;
         loop {
@@ -132,8 +190,12 @@ impl EventLoop {
             let now = Instant::now();
             for event in &events {
                 match event.token() {
-                    LISTENER => self.accept(now),
-                    WAKER => {}
+                    LISTENER => self.accept(handoff, now),
+                    WAKER => {
+                        for (stream, peer) in handoff.take(self.index) {
+                            self.insert(stream, peer, now);
+                        }
+                    }
                     Token(key) => {
                         if let Some(connection) = self.conns.get_mut(key) {
                             connection.readable |=
@@ -150,7 +212,7 @@ impl EventLoop {
             }
             if self.accept_paused_until.is_some_and(|until| now >= until) {
                 self.accept_paused_until = None;
-                self.accept(now);
+                self.accept(handoff, now);
             }
             if self.shared.is_shutting_down() && self.listener.is_some() {
                 self.begin_shutdown(now);
@@ -165,15 +227,15 @@ impl EventLoop {
         }
     }
 
-    fn accept(&mut self, now: Instant) {
-        let Some(listener) = &self.listener else {
-            return;
-        };
+    fn accept(&mut self, handoff: &Handoff, now: Instant) {
         if self.accept_paused_until.is_some() {
             return;
         }
         loop {
-            let (mut stream, peer) = match listener.accept() {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            let (stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == ErrorKind::WouldBlock => break,
                 Err(error)
@@ -199,30 +261,41 @@ impl EventLoop {
                 log::info!("accept works again after {} failures", self.accept_failures);
                 self.accept_failures = 0;
             }
-            // Replies are written whole; Nagle would only delay the last
-            // piece.
-            if let Err(error) = stream.set_nodelay(true) {
-                log::debug!("{peer}: cannot configure the socket: {error}");
-                continue;
+            match handoff.next_loop() {
+                to if to == self.index => self.insert(stream, peer, now),
+                to => handoff.give(to, stream, peer),
             }
-            let entry = self.conns.vacant_entry();
-            let key = entry.key();
-            if let Err(error) = self.poll.registry().register(
-                &mut stream,
-                Token(key),
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                log::warn!("{peer}: cannot watch the socket: {error}");
-                continue;
-            }
-            entry.insert(Connection {
-                stream,
-                conn: Conn::new(self.shared.session, peer, now),
-                readable: false,
-                writable: false,
-                closing: None,
-            });
         }
+    }
+
+    /// Starts serving a connection accepted at `now`.
+    fn insert(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+        if self.listener.is_none() {
+            // Shutting down: handed over too late.
+            return;
+        }
+        // Replies are written whole; Nagle would only delay the last piece.
+        if let Err(error) = stream.set_nodelay(true) {
+            log::debug!("{peer}: cannot configure the socket: {error}");
+            return;
+        }
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if let Err(error) = self.poll.registry().register(
+            &mut stream,
+            Token(key),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::warn!("{peer}: cannot watch the socket: {error}");
+            return;
+        }
+        entry.insert(Connection {
+            stream,
+            conn: Conn::new(self.shared.session, peer, now),
+            readable: false,
+            writable: false,
+            closing: None,
+        });
     }
 
     /// Gives connection `key` its turn and acts on what it leaves.

@@ -29,6 +29,11 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 /// server's other buffers.
 pub const DEFAULT_BUDGET: usize = 1 << 20;
 
+/// How long the writer lets lines gather before it writes them, unless
+/// [`GATHER_BYTES`] of them are queued first.
+const GATHER_TIME: Duration = Duration::from_millis(20);
+const GATHER_BYTES: usize = 64 * 1024;
+
 /// How long [`flush`] and `log::logger().flush()` wait for the writer.
 /// Long enough for any working stderr to take a full budget, short enough
 /// that a stderr nobody reads delays exit only a little.
@@ -264,6 +269,16 @@ impl Shared {
                 state.writer_idle = false;
                 if state.queue.is_empty() && state.dropped == 0 {
                     return;
+                }
+                // Let a burst gather: one write and one wake-up per burst,
+                // not per line, which at a line per request cost the
+                // serving threads a context switch each.
+                if state.queue.len() < GATHER_BYTES && state.flushers == 0 && !state.shutdown {
+                    state = self
+                        .work
+                        .wait_timeout(state, GATHER_TIME)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
                 }
                 std::mem::swap(&mut state.queue, &mut batch);
                 state.in_flight = batch.len();

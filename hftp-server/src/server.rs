@@ -23,7 +23,7 @@ use hftp_proto::SessionConfig;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::events::EventLoop;
+use crate::events::{EventLoop, Handoff};
 use crate::files::ServedDir;
 use crate::threads;
 
@@ -114,7 +114,7 @@ pub struct Server {
 
 /// A started engine: how to wake it for the shutdown.
 enum Running {
-    Events(Vec<mio::Waker>),
+    Events(Arc<Handoff>),
     Threads,
 }
 
@@ -183,12 +183,8 @@ impl Server {
             log::info!("signal {signal}: shutting down");
         }
         self.shared.shutting_down.store(true, Ordering::SeqCst);
-        if let Running::Events(wakers) = &running {
-            for waker in wakers {
-                if let Err(error) = waker.wake() {
-                    log::warn!("cannot wake an event loop: {error}");
-                }
-            }
+        if let Running::Events(handoff) = &running {
+            handoff.wake_all();
         }
         let deadline = Instant::now() + GRACE_PERIOD;
         loop {
@@ -219,17 +215,26 @@ impl Server {
     fn start(&self) -> anyhow::Result<Running> {
         match self.engine {
             Engine::Events { loops } => {
+                let mut event_loops = Vec::with_capacity(loops);
                 let mut wakers = Vec::with_capacity(loops);
                 for index in 0..loops {
                     let (event_loop, waker) =
-                        EventLoop::new(&self.listener, Arc::clone(&self.shared))
+                        EventLoop::new(index, &self.listener, Arc::clone(&self.shared))
                             .context("cannot start the event loops")?;
+                    event_loops.push(event_loop);
+                    wakers.push(waker);
+                }
+                let handoff = Arc::new(Handoff::new(wakers));
+                for (index, event_loop) in event_loops.into_iter().enumerate() {
                     let shared = Arc::clone(&self.shared);
+                    let loop_handoff = Arc::clone(&handoff);
                     shared.busy.fetch_add(1, Ordering::SeqCst);
                     let spawned = thread::Builder::new()
                         .name(format!("hftp-loop-{index}"))
                         .spawn(move || {
-                            let served = panic::catch_unwind(AssertUnwindSafe(|| event_loop.run()));
+                            let served = panic::catch_unwind(AssertUnwindSafe(|| {
+                                event_loop.run(&loop_handoff);
+                            }));
                             if served.is_err() {
                                 log::error!("an event loop panicked; its connections are lost");
                             }
@@ -239,9 +244,8 @@ impl Server {
                         self.shared.busy.fetch_sub(1, Ordering::SeqCst);
                         return Err(error).context("cannot start the event loops");
                     }
-                    wakers.push(waker);
                 }
-                Ok(Running::Events(wakers))
+                Ok(Running::Events(handoff))
             }
             Engine::Threads { workers } => {
                 let (queue, waiting) = mpsc::sync_channel::<Accepted>(workers * QUEUE_PER_WORKER);
