@@ -194,6 +194,7 @@ impl Client {
             name: *name,
             offset,
             size,
+            raw: false,
         };
         let mut written = 0;
         self.exchange(&request, |event| {

@@ -79,6 +79,7 @@ fn slices(c: &mut Criterion) {
         name: FileName::new("archivo.txt").expect("valid"),
         offset: 0,
         size: SIZE as u64,
+        raw: false,
     };
     group.bench_function("decode/base64-simd (ReplyDecoder)", |b| {
         b.iter(|| {

@@ -59,6 +59,9 @@ pub struct RequestDecoder {
     after_cr: bool,
     /// The line holds a byte outside 0x20–0x7E: it ends as 101.
     has_bad_byte: bool,
+    /// The line holds a byte other than a space: a line without one is
+    /// blank, and ends as 101.
+    has_word: bool,
     /// 200 or 201, once decided; the line is then only scanned for 100/101.
     refusal: Option<Status>,
     /// Index of the element being read: 0 is the command.
@@ -83,6 +86,7 @@ enum Command {
     GetFileListing,
     GetMetadata,
     GetSlice,
+    Help,
     Quit,
 }
 
@@ -92,6 +96,7 @@ impl Command {
             b"get_file_listing" => Some(Command::GetFileListing),
             b"get_metadata" => Some(Command::GetMetadata),
             b"get_slice" => Some(Command::GetSlice),
+            b"help" => Some(Command::Help),
             b"quit" => Some(Command::Quit),
             _ => None,
         }
@@ -103,15 +108,18 @@ impl Command {
             (Command::GetMetadata | Command::GetSlice, 1) => Argument::Name,
             (Command::GetSlice, 2) => Argument::Number(0),
             (Command::GetSlice, 3) => Argument::Number(1),
+            (Command::GetSlice, 4) => Argument::Raw,
             _ => Argument::Excess,
         }
     }
 
-    fn arity(self) -> u32 {
+    /// Whether the command takes `count` arguments: `get_slice` takes an
+    /// optional fifth element, `raw`.
+    fn takes(self, count: u32) -> bool {
         match self {
-            Command::GetFileListing | Command::Quit => 0,
-            Command::GetMetadata => 1,
-            Command::GetSlice => 3,
+            Command::GetFileListing | Command::Help | Command::Quit => count == 0,
+            Command::GetMetadata => count == 1,
+            Command::GetSlice => count == 3 || count == 4,
         }
     }
 }
@@ -120,8 +128,12 @@ impl Command {
 enum Argument {
     Name,
     Number(usize),
+    /// `get_slice`'s fifth element, which must be exactly `raw`.
+    Raw,
     Excess,
 }
+
+const RAW: &[u8] = b"raw";
 
 impl Default for RequestDecoder {
     fn default() -> RequestDecoder {
@@ -136,6 +148,7 @@ impl RequestDecoder {
             line_len: 0,
             after_cr: false,
             has_bad_byte: false,
+            has_word: false,
             refusal: None,
             field: 0,
             field_len: 0,
@@ -218,8 +231,9 @@ impl RequestDecoder {
                 }
                 run
             }
-            Some(Argument::Excess) => 0,
+            Some(Argument::Raw | Argument::Excess) => 0,
         };
+        self.has_word |= run > 0;
         self.field_len += run as u64;
         self.line_len += run as u64;
         run
@@ -260,6 +274,7 @@ impl RequestDecoder {
             b'\r' => self.after_cr = true,
             0x20..=0x7E => {
                 self.line_len += 1;
+                self.has_word |= byte != b' ';
                 if !self.has_bad_byte && self.refusal.is_none() {
                     self.classify(byte);
                 }
@@ -304,6 +319,7 @@ impl RequestDecoder {
                     .saturating_mul(10)
                     .saturating_add(u64::from(byte - b'0'));
             }
+            Argument::Raw if RAW.get(self.field_len as usize - 1) == Some(&byte) => {}
             _ => self.refusal = Some(Status::InvalidArguments),
         }
     }
@@ -321,11 +337,19 @@ impl RequestDecoder {
             }
         } else if self.field_len == 0 {
             self.refusal = Some(Status::InvalidArguments);
+        } else if self
+            .command
+            .map(|command| command.argument(self.field))
+            .is_some_and(|argument| matches!(argument, Argument::Raw))
+            && self.field_len != RAW.len() as u64
+        {
+            // A prefix of `raw`, such as `ra`.
+            self.refusal = Some(Status::InvalidArguments);
         }
     }
 
     fn end_line(&mut self) -> Event {
-        if self.has_bad_byte {
+        if self.has_bad_byte || !self.has_word {
             return self.fatal(Status::BadRequest);
         }
         if self.refusal.is_none() {
@@ -333,7 +357,7 @@ impl RequestDecoder {
         }
         let event = match (self.refusal, self.command) {
             (Some(status), _) => Event::Refused(status),
-            (None, Some(command)) if self.field != command.arity() => {
+            (None, Some(command)) if !command.takes(self.field) => {
                 Event::Refused(Status::InvalidArguments)
             }
             (None, Some(_)) if self.name_len > MAX_FILE_NAME_LEN as u64 => {
@@ -352,6 +376,7 @@ impl RequestDecoder {
         self.line_len = 0;
         self.after_cr = false;
         self.has_bad_byte = false;
+        self.has_word = false;
         self.refusal = None;
         self.field = 0;
         self.field_len = 0;
@@ -369,7 +394,9 @@ impl RequestDecoder {
                 name: self.name,
                 offset: self.numbers[0],
                 size: self.numbers[1],
+                raw: self.field == 4,
             },
+            Command::Help => Request::Help,
             Command::Quit => Request::Quit,
         }
     }

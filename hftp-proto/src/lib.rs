@@ -74,7 +74,10 @@ mod status;
 pub use decoder::{Event, Events, MAX_LINE_LEN, RequestDecoder};
 pub use line_head::LineHead;
 pub use name::{FileName, FileNameError, MAX_FILE_NAME_LEN, is_file_name_byte};
-pub use reply::{IncompleteSlice, SliceEncoder, encode_listing, encode_metadata, encode_status};
+pub use reply::{
+    COMMANDS, IncompleteSlice, SliceEncoder, encode_help, encode_listing, encode_metadata,
+    encode_raw_slice_head, encode_status,
+};
 pub use reply_decoder::{MAX_REPLY_LINE_LEN, ReplyDecoder, ReplyError, ReplyEvent};
 pub use request::{Request, check_slice};
 pub use servable::{Entry, Listing, ListingBuilder, is_visible, servability};

@@ -47,6 +47,48 @@ pub fn encode_metadata(size: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// The commands a 2026 server knows, in the order `help` lists them.
+pub const COMMANDS: [&str; 5] = [
+    "get_file_listing",
+    "get_metadata",
+    "get_slice",
+    "help",
+    "quit",
+];
+
+/// Appends the whole `help` reply: `0 OK`, the command names one per line
+/// ([`COMMANDS`]), then an empty line.
+///
+/// ```
+/// let mut out = Vec::new();
+/// hftp_proto::encode_help(&mut out);
+/// assert_eq!(out, b"0 OK\r\nget_file_listing\r\nget_metadata\r\nget_slice\r\nhelp\r\nquit\r\n\r\n");
+/// ```
+pub fn encode_help(out: &mut Vec<u8>) {
+    encode_status(Status::Ok, out);
+    for command in COMMANDS {
+        out.extend_from_slice(command.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the head of a raw `get_slice` reply: `0 OK`, the
+/// `Content-Length` header and the empty line; the `size` bytes of the
+/// file follow as they are, with nothing after them.
+///
+/// ```
+/// let mut out = Vec::new();
+/// hftp_proto::encode_raw_slice_head(20, &mut out);
+/// assert_eq!(out, b"0 OK\r\nContent-Length: 20\r\n\r\n");
+/// ```
+pub fn encode_raw_slice_head(size: u64, out: &mut Vec<u8>) {
+    encode_status(Status::Ok, out);
+    out.extend_from_slice(b"Content-Length: ");
+    push_decimal(size, out);
+    out.extend_from_slice(b"\r\n\r\n");
+}
+
 pub(crate) fn push_decimal(mut value: u64, out: &mut Vec<u8>) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();

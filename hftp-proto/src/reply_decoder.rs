@@ -14,15 +14,14 @@ const DECODE_CHUNK: usize = 64 * 1024;
 
 /// One piece of a reply.
 #[derive(Debug, PartialEq, Eq)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "the file name is inline so that decoding never allocates; boxing it would"
-)]
 pub enum ReplyEvent<'a> {
     /// The status line; always the first event. Only `Ok` has a body.
     Status(Status),
     /// One name of a `get_file_listing` body.
     FileName(FileName),
+    /// One command name of a `help` body (command names keep to the
+    /// file-name rule).
+    Command(FileName),
     /// The size in a `get_metadata` body.
     Size(u64),
     /// The next decoded bytes of a `get_slice` body.
@@ -52,6 +51,10 @@ pub enum ReplyError {
     /// The slice body is not valid base64 of the requested length.
     #[error("slice body is not valid base64 of the requested size")]
     BadBase64,
+    /// A raw slice's header is not `Content-Length: SIZE` and an empty
+    /// line, or a `help` line is not a command name.
+    #[error("raw slice header or help line malformed")]
+    BadHeader,
     /// The connection ended before the reply did.
     #[error("the reply was cut short")]
     Truncated,
@@ -63,6 +66,8 @@ enum Body {
     Listing,
     Metadata,
     Slice { size: u64 },
+    RawSlice { size: u64 },
+    Help,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +81,19 @@ enum State {
     },
     /// The slice is complete; its line end is next.
     SliceEnd,
+    /// A raw slice's `Content-Length` line, then its empty line, then its
+    /// bytes.
+    RawHeader {
+        size: u64,
+    },
+    RawBlank {
+        size: u64,
+    },
+    Raw {
+        remaining: u64,
+    },
+    /// The lines of a `help` body.
+    HelpLine,
     /// The last piece was yielded; `End` is next.
     Ending,
     Done,
@@ -143,7 +161,13 @@ impl ReplyDecoder {
         self.body = match *request {
             Request::GetFileListing => Body::Listing,
             Request::GetMetadata { .. } => Body::Metadata,
-            Request::GetSlice { size, .. } => Body::Slice { size },
+            Request::GetSlice {
+                size, raw: false, ..
+            } => Body::Slice { size },
+            Request::GetSlice {
+                size, raw: true, ..
+            } => Body::RawSlice { size },
+            Request::Help => Body::Help,
             Request::Quit => Body::None,
         };
         self.state = State::StatusLine;
@@ -169,12 +193,24 @@ impl ReplyDecoder {
             }
             State::Slice { remaining } => self.slice_body(input, remaining),
             State::SliceEnd => self.slice_end(input),
-            State::StatusLine | State::ListingLine | State::MetadataLine => {
+            State::Raw { remaining } => Ok(self.raw_body(input, remaining)),
+            State::StatusLine
+            | State::ListingLine
+            | State::MetadataLine
+            | State::RawHeader { .. }
+            | State::RawBlank { .. }
+            | State::HelpLine => {
                 let Some(consumed) = self.read_line(input)? else {
                     return Ok((input.len(), None));
                 };
                 let event = self.line_event()?;
                 self.line.clear();
+                if event.is_none() {
+                    // A raw slice's header lines make no event: go on to
+                    // what follows them, as `None` means "all taken".
+                    let (more, event) = self.decode(&input[consumed..])?;
+                    return Ok((consumed + more, event));
+                }
                 Ok((consumed, event))
             }
         }
@@ -223,6 +259,8 @@ impl ReplyDecoder {
                     (Status::Ok, Body::Metadata) => State::MetadataLine,
                     (Status::Ok, Body::Slice { size: 0 }) => State::SliceEnd,
                     (Status::Ok, Body::Slice { size }) => State::Slice { remaining: size },
+                    (Status::Ok, Body::RawSlice { size }) => State::RawHeader { size },
+                    (Status::Ok, Body::Help) => State::HelpLine,
                     _ => State::Ending,
                 };
                 Ok(Some(ReplyEvent::Status(status)))
@@ -234,6 +272,34 @@ impl ReplyDecoder {
             State::ListingLine => Ok(Some(ReplyEvent::FileName(FileName::from_bytes(
                 &self.line,
             )?))),
+            State::HelpLine if self.line.is_empty() => {
+                self.state = State::Done;
+                Ok(Some(ReplyEvent::End))
+            }
+            State::HelpLine => Ok(Some(ReplyEvent::Command(
+                FileName::from_bytes(&self.line).map_err(|_| ReplyError::BadHeader)?,
+            ))),
+            State::RawHeader { size } => {
+                let length = self
+                    .line
+                    .strip_prefix(b"Content-Length: ")
+                    .and_then(parse_decimal);
+                if length != Some(size) {
+                    return Err(ReplyError::BadHeader);
+                }
+                self.state = State::RawBlank { size };
+                Ok(None)
+            }
+            State::RawBlank { size } => {
+                if !self.line.is_empty() {
+                    return Err(ReplyError::BadHeader);
+                }
+                self.state = match size {
+                    0 => State::Ending,
+                    remaining => State::Raw { remaining },
+                };
+                Ok(None)
+            }
             State::MetadataLine => {
                 let size = parse_decimal(&self.line).ok_or(ReplyError::BadSize)?;
                 self.state = State::Ending;
@@ -303,6 +369,24 @@ impl ReplyDecoder {
             left => State::Slice { remaining: left },
         };
         Ok((skipped + used, Some(ReplyEvent::Data(&self.decoded))))
+    }
+
+    /// The next bytes of a raw body, as they are.
+    fn raw_body(&mut self, input: &[u8], remaining: u64) -> (usize, Option<ReplyEvent<'_>>) {
+        let taken = input
+            .len()
+            .min(DECODE_CHUNK)
+            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+        if taken == 0 {
+            return (0, None);
+        }
+        self.decoded.clear();
+        self.decoded.extend_from_slice(&input[..taken]);
+        self.state = match remaining - taken as u64 {
+            0 => State::Ending,
+            left => State::Raw { remaining: left },
+        };
+        (taken, Some(ReplyEvent::Data(&self.decoded)))
     }
 
     fn slice_end(&mut self, input: &[u8]) -> Result<(usize, Option<ReplyEvent<'_>>), ReplyError> {

@@ -10,10 +10,14 @@ use crate::FileName;
 /// ```
 /// use hftp_proto::{FileName, Request};
 ///
-/// let request = Request::GetSlice { name: FileName::new("archivo.txt")?, offset: 5, size: 20 };
+/// let request = Request::GetSlice { name: FileName::new("archivo.txt")?, offset: 5, size: 20, raw: false };
 /// let mut wire = Vec::new();
 /// request.encode(&mut wire);
 /// assert_eq!(wire, b"get_slice archivo.txt 5 20\r\n");
+/// let raw = Request::GetSlice { name: FileName::new("archivo.txt")?, offset: 5, size: 20, raw: true };
+/// wire.clear();
+/// raw.encode(&mut wire);
+/// assert_eq!(wire, b"get_slice archivo.txt 5 20 raw\r\n");
 /// # Ok::<(), hftp_proto::FileNameError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +29,8 @@ pub enum Request {
         /// The file asked about.
         name: FileName,
     },
-    /// `get_slice NAME OFFSET SIZE`: `SIZE` bytes of a file from `OFFSET`.
+    /// `get_slice NAME OFFSET SIZE [raw]`: `SIZE` bytes of a file from
+    /// `OFFSET`, in base64 or, with `raw` (the 2026 kit), as they are.
     ///
     /// Numbers too large for 64 bits arrive as `u64::MAX`: no file is that
     /// large, so such a slice is still out of range (see [`check_slice`]).
@@ -36,7 +41,14 @@ pub enum Request {
         offset: u64,
         /// How many bytes to send.
         size: u64,
+        /// Whether the body is raw bytes after a `Content-Length` header,
+        /// rather than one line of base64. A server older than the 2026
+        /// kit answers 201.
+        raw: bool,
     },
+    /// `help` (the 2026 kit): the list of commands. A server older than
+    /// that kit answers 200.
+    Help,
     /// `quit`: the server answers `0 OK` and closes the connection.
     Quit,
 }
@@ -50,14 +62,23 @@ impl Request {
                 out.extend_from_slice(b"get_metadata ");
                 out.extend_from_slice(name.as_bytes());
             }
-            Request::GetSlice { name, offset, size } => {
+            Request::GetSlice {
+                name,
+                offset,
+                size,
+                raw,
+            } => {
                 out.extend_from_slice(b"get_slice ");
                 out.extend_from_slice(name.as_bytes());
                 out.push(b' ');
                 crate::reply::push_decimal(*offset, out);
                 out.push(b' ');
                 crate::reply::push_decimal(*size, out);
+                if *raw {
+                    out.extend_from_slice(b" raw");
+                }
             }
+            Request::Help => out.extend_from_slice(b"help"),
             Request::Quit => out.extend_from_slice(b"quit"),
         }
         out.extend_from_slice(b"\r\n");
@@ -67,7 +88,7 @@ impl Request {
     pub fn file_name(&self) -> Option<&FileName> {
         match self {
             Request::GetMetadata { name } | Request::GetSlice { name, .. } => Some(name),
-            Request::GetFileListing | Request::Quit => None,
+            Request::GetFileListing | Request::Help | Request::Quit => None,
         }
     }
 }

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::{
     Entry, Event, FileName, LineHead, Listing, Request, RequestDecoder, SliceEncoder, Status,
-    check_slice, encode_metadata, encode_status, is_visible, servability,
+    check_slice, encode_help, encode_metadata, encode_raw_slice_head, encode_status, is_visible,
+    servability,
 };
 
 /// Unsent reply bytes above which a session takes no more input and asks
@@ -58,6 +59,17 @@ pub enum Action {
         offset: u64,
         /// The most bytes the session takes now (never 0).
         len: usize,
+    },
+    /// Send up to `len` bytes of the open file from `offset` straight to
+    /// the peer (a raw slice's body: `sendfile(2)` fits), as many as the
+    /// socket takes, and report how many with
+    /// [`handle_sent`](ServerSession::handle_sent). Asked only while no
+    /// other output is pending, so the bytes go out in order.
+    SendFile {
+        /// Where to start, in the file.
+        offset: u64,
+        /// How many bytes of the slice are left (never 0).
+        len: u64,
     },
 }
 
@@ -134,6 +146,8 @@ enum Reply {
         encoder: SliceEncoder,
         position: u64,
     },
+    /// A raw slice body: the driver sends the file's bytes itself.
+    RawSlice { position: u64, remaining: u64 },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -144,6 +158,7 @@ enum Waiting {
         name: FileName,
         offset: u64,
         size: u64,
+        raw: bool,
     },
 }
 
@@ -291,7 +306,14 @@ impl ServerSession {
                     len,
                 })
             }
-            Reply::Idle | Reply::Listing { .. } => None,
+            Reply::RawSlice {
+                position,
+                remaining,
+            } if self.pending_output().is_empty() => Some(Action::SendFile {
+                offset: *position,
+                len: *remaining,
+            }),
+            Reply::Idle | Reply::Listing { .. } | Reply::RawSlice { .. } => None,
         }
     }
 
@@ -380,12 +402,24 @@ impl ServerSession {
     /// once no more follow.
     #[must_use = "the file is to be kept open only when this says so"]
     pub fn handle_open(&mut self, lookup: Result<Entry, io::Error>) -> bool {
-        let Reply::Waiting(Waiting::Open { offset, size, .. }) = self.reply else {
+        let Reply::Waiting(Waiting::Open {
+            offset, size, raw, ..
+        }) = self.reply
+        else {
             return false;
         };
         let checked =
             servability(&lookup).and_then(|file_size| check_slice(offset, size, file_size));
         match checked {
+            Ok(()) if raw => {
+                encode_raw_slice_head(size, &mut self.out);
+                self.reply = Reply::RawSlice {
+                    position: offset,
+                    remaining: size,
+                };
+                self.end_raw_slice_if_complete();
+                matches!(self.reply, Reply::RawSlice { .. })
+            }
             Ok(()) => {
                 let encoder = SliceEncoder::new(size, &mut self.out);
                 self.reply = Reply::Slice {
@@ -430,6 +464,34 @@ impl ServerSession {
             }
         }
         matches!(self.reply, Reply::Slice { .. })
+    }
+
+    /// The result of [`Action::SendFile`]: the driver sent `sent` bytes of
+    /// the file at `now`; 0 means the file ended before the slice did
+    /// (it shrank), which closes the session after the bytes it has
+    /// ([`CloseReason::ShortSlice`]). Returns whether more is to be sent;
+    /// once not, the driver may close the file.
+    #[must_use = "the file may be closed once this is false"]
+    pub fn handle_sent(&mut self, sent: u64, now: Instant) -> bool {
+        let Reply::RawSlice {
+            position,
+            remaining,
+        } = &mut self.reply
+        else {
+            return false;
+        };
+        if sent == 0 {
+            let missing = *remaining;
+            self.reply = Reply::Idle;
+            self.close = Some(CloseReason::ShortSlice { missing });
+            return false;
+        }
+        let sent = sent.min(*remaining);
+        *position += sent;
+        *remaining -= sent;
+        self.last_progress = now;
+        self.end_raw_slice_if_complete();
+        matches!(self.reply, Reply::RawSlice { .. })
     }
 
     /// Time has passed: at or after [`poll_timeout`](Self::poll_timeout),
@@ -501,13 +563,25 @@ impl ServerSession {
                 Request::GetMetadata { name } if is_visible(&name, self.config.show_hidden) => {
                     self.reply = Reply::Waiting(Waiting::Metadata(name));
                 }
-                Request::GetSlice { name, offset, size }
-                    if is_visible(&name, self.config.show_hidden) =>
-                {
-                    self.reply = Reply::Waiting(Waiting::Open { name, offset, size });
+                Request::GetSlice {
+                    name,
+                    offset,
+                    size,
+                    raw,
+                } if is_visible(&name, self.config.show_hidden) => {
+                    self.reply = Reply::Waiting(Waiting::Open {
+                        name,
+                        offset,
+                        size,
+                        raw,
+                    });
                 }
                 Request::GetMetadata { .. } | Request::GetSlice { .. } => {
                     self.refuse(Status::FileNotFound);
+                }
+                Request::Help => {
+                    encode_help(&mut self.out);
+                    self.finish_reply(Status::Ok);
                 }
                 Request::Quit => {
                     encode_status(Status::Ok, &mut self.out);
@@ -550,6 +624,12 @@ impl ServerSession {
             if encoder.finish(&mut self.out).is_ok() {
                 self.finish_reply(Status::Ok);
             }
+        }
+    }
+
+    fn end_raw_slice_if_complete(&mut self) {
+        if let Reply::RawSlice { remaining: 0, .. } = self.reply {
+            self.finish_reply(Status::Ok);
         }
     }
 

@@ -94,22 +94,27 @@ fn judge(line: &[u8]) -> Event {
     if line.iter().any(|b| !(0x20..=0x7E).contains(b)) {
         return Event::Refused(Status::BadRequest);
     }
+    if line.iter().all(|&b| b == b' ') {
+        // Blank: empty, or spaces only.
+        return Event::Refused(Status::BadRequest);
+    }
     let text = std::str::from_utf8(line).expect("printable ASCII");
     let mut parts = text.split(' ');
     let command = parts.next().unwrap_or_default();
     let args: Vec<&str> = parts.collect();
-    let arity = match command {
-        "get_file_listing" | "quit" => 0,
-        "get_metadata" => 1,
-        "get_slice" => 3,
+    let arities: &[usize] = match command {
+        "get_file_listing" | "help" | "quit" => &[0],
+        "get_metadata" => &[1],
+        "get_slice" => &[3, 4],
         _ => return Event::Refused(Status::NoSuchCommand),
     };
     let is_name = |s: &str| !s.is_empty() && s.bytes().all(is_file_name_byte);
     let is_number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let number = |s: &str| s.parse::<u64>().unwrap_or(u64::MAX);
-    let well_formed = args.len() == arity
+    let well_formed = arities.contains(&args.len())
         && args.first().is_none_or(|n| is_name(n))
-        && args.iter().skip(1).all(|n| is_number(n));
+        && args.iter().skip(1).take(2).all(|n| is_number(n))
+        && args.get(3).is_none_or(|flag| *flag == "raw");
     if !well_formed {
         return Event::Refused(Status::InvalidArguments);
     }
@@ -119,12 +124,14 @@ fn judge(line: &[u8]) -> Event {
     let name = || FileName::new(args[0]).expect("checked above");
     Event::Request(match command {
         "get_file_listing" => Request::GetFileListing,
+        "help" => Request::Help,
         "quit" => Request::Quit,
         "get_metadata" => Request::GetMetadata { name: name() },
         _ => Request::GetSlice {
             name: name(),
             offset: number(args[1]),
             size: number(args[2]),
+            raw: args.len() == 4,
         },
     })
 }
@@ -137,6 +144,9 @@ fn request_stream() -> impl Strategy<Value = Vec<u8>> {
         4 => Just(b"get_metadata".to_vec()),
         4 => Just(b"get_slice".to_vec()),
         2 => Just(b"quit".to_vec()),
+        2 => Just(b"help".to_vec()),
+        2 => Just(b"raw".to_vec()),
+        1 => Just(b"ra".to_vec()),
         2 => Just(b"verdura".to_vec()),
         8 => Just(b" ".to_vec()),
         8 => Just(b"\r\n".to_vec()),
@@ -234,7 +244,7 @@ proptest! {
         if let Some(quads) = line_len {
             wire = split_body_into_lines(&wire, quads * 4);
         }
-        let request = Request::GetSlice { name: FileName::new("f").expect("valid"), offset: 0, size: data.len() as u64 };
+        let request = Request::GetSlice { name: FileName::new("f").expect("valid"), offset: 0, size: data.len() as u64, raw: false };
         prop_assert_eq!(decode_slice(&request, &wire, &decode_chunks), Ok(data));
     }
 
@@ -297,11 +307,15 @@ fn any_request() -> impl Strategy<Value = Request> {
     prop_oneof![
         Just(Request::GetFileListing),
         Just(Request::Quit),
+        Just(Request::Help),
         name.clone().prop_map(|name| Request::GetMetadata { name }),
-        (name, any::<u64>(), any::<u64>()).prop_map(|(name, offset, size)| Request::GetSlice {
-            name,
-            offset,
-            size
+        (name, any::<u64>(), any::<u64>(), any::<bool>()).prop_map(|(name, offset, size, raw)| {
+            Request::GetSlice {
+                name,
+                offset,
+                size,
+                raw,
+            }
         }),
     ]
 }

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use hftp_proto::Action;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
@@ -397,11 +398,24 @@ impl Connection {
         let mut moved = 0;
         loop {
             conn.advance(&shared.dir, file_buf, now);
-            while self.writable && !conn.session.pending_output().is_empty() {
-                match self.stream.write(conn.session.pending_output()) {
-                    Ok(0) => return Turn::Close(End::Socket(ErrorKind::WriteZero.into())),
+            while self.writable {
+                let written = if conn.session.pending_output().is_empty() {
+                    match conn.send_file(&self.stream, now) {
+                        Some(sent) => sent.map(|sent| usize::try_from(sent).unwrap_or(usize::MAX)),
+                        None => break,
+                    }
+                } else {
+                    match self.stream.write(conn.session.pending_output()) {
+                        Ok(0) => Err(ErrorKind::WriteZero.into()),
+                        Ok(written) => {
+                            conn.session.consumed(written, now);
+                            Ok(written)
+                        }
+                        Err(error) => Err(error),
+                    }
+                };
+                match written {
                     Ok(written) => {
-                        conn.session.consumed(written, now);
                         conn.advance(&shared.dir, file_buf, now);
                         moved += written;
                         if moved >= TURN_BYTES {
@@ -418,7 +432,9 @@ impl Connection {
                     return Turn::Close(End::Session(reason));
                 }
             }
-            if !conn.session.pending_output().is_empty() || !self.readable || !conn.wants_read() {
+            let sending = !conn.session.pending_output().is_empty()
+                || matches!(conn.session.poll_action(), Some(Action::SendFile { .. }));
+            if sending || !self.readable || !conn.wants_read() {
                 return Turn::Wait;
             }
             match self.stream.read(input) {

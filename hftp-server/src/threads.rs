@@ -84,8 +84,16 @@ fn run(
                 conn.session.begin_shutdown();
             }
             conn.advance(&shared.dir, file_buf, Instant::now());
-            while !conn.session.pending_output().is_empty() {
-                if let Err(error) = write_some(stream, conn) {
+            loop {
+                let sent = if conn.session.pending_output().is_empty() {
+                    match send_file_some(stream, conn) {
+                        Some(sent) => sent,
+                        None => break,
+                    }
+                } else {
+                    write_some(stream, conn)
+                };
+                if let Err(error) = sent {
                     return End::Socket(error);
                 }
                 conn.advance(&shared.dir, file_buf, Instant::now());
@@ -139,6 +147,23 @@ fn write_some(stream: &mut TcpStream, conn: &mut Conn) -> io::Result<()> {
             Ok(())
         }
         Err(error) => Err(error),
+    }
+}
+
+/// Sends some of a raw slice's file, if the session asks, within its
+/// deadline, as [`write_some`] writes.
+fn send_file_some(stream: &mut TcpStream, conn: &mut Conn) -> Option<io::Result<()>> {
+    if let Err(error) = stream.set_write_timeout(wait_until(conn.session.poll_timeout())) {
+        return Some(Err(error));
+    }
+    match conn.send_file(stream, Instant::now())? {
+        Ok(_) => Some(Ok(())),
+        Err(error) if error.kind() == ErrorKind::Interrupted => Some(Ok(())),
+        Err(error) if is_timeout(&error) => {
+            conn.session.handle_timeout(Instant::now());
+            Some(Ok(()))
+        }
+        Err(error) => Some(Err(error)),
     }
 }
 

@@ -16,6 +16,8 @@ mod engines;
 mod files;
 #[path = "it/framing.rs"]
 mod framing;
+#[path = "it/kit2026.rs"]
+mod kit2026;
 #[path = "it/robustness.rs"]
 mod robustness;
 

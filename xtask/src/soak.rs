@@ -504,6 +504,7 @@ fn random_item<'a>(rng: &mut Rng, files: &'a Files) -> Item<'a> {
                     name: *name,
                     offset,
                     size,
+                    raw: rng.upto(2) == 1,
                 },
                 Expect::Data(&content[range]),
             )
@@ -513,6 +514,7 @@ fn random_item<'a>(rng: &mut Rng, files: &'a Files) -> Item<'a> {
                 name: *name,
                 offset: rng.upto(len + 1),
                 size: len + 1,
+                raw: false,
             },
             refused(Status::OffsetExceedsFileSize),
         ),
@@ -567,6 +569,7 @@ fn client(addr: SocketAddr, files: &Files, tally: &Tally, seed: u64, deadline: I
                 name: *name,
                 offset: 0,
                 size: content.len() as u64,
+                raw: false,
             };
             let mut wire = Vec::new();
             request.encode(&mut wire);
@@ -678,7 +681,7 @@ impl Connection {
             match event {
                 None => self.fill()?,
                 Some(ReplyEvent::Status(s)) => status = Some(s),
-                Some(ReplyEvent::FileName(name)) => names.push(name),
+                Some(ReplyEvent::FileName(name) | ReplyEvent::Command(name)) => names.push(name),
                 Some(ReplyEvent::Size(s)) => size = Some(s),
                 Some(ReplyEvent::Data(bytes)) => {
                     let Expect::Data(expected) = item.expect else {
@@ -801,8 +804,12 @@ mod tests {
         let mut rng = Rng::new(1);
         for _ in 0..10_000 {
             let item = random_item(&mut rng, &files);
-            if let (Request::GetSlice { name, offset, size }, Expect::Data(data)) =
-                (item.request, &item.expect)
+            if let (
+                Request::GetSlice {
+                    name, offset, size, ..
+                },
+                Expect::Data(data),
+            ) = (item.request, &item.expect)
             {
                 let (_, content) = files
                     .files

@@ -218,7 +218,14 @@ fn serve(
                     Some(data) => encode_metadata(data.len() as u64, &mut out),
                     None => encode_status(Status::FileNotFound, &mut out),
                 },
-                Event::Request(Request::GetSlice { name, offset, size }) => {
+                // The habits of a server older than the 2026 kit.
+                Event::Request(Request::GetSlice { raw: true, .. }) => {
+                    encode_status(Status::InvalidArguments, &mut out);
+                }
+                Event::Request(Request::Help) => encode_status(Status::NoSuchCommand, &mut out),
+                Event::Request(Request::GetSlice {
+                    name, offset, size, ..
+                }) => {
                     let Some(data) = files.get(&name) else {
                         encode_status(Status::FileNotFound, &mut out);
                         continue;

@@ -37,6 +37,7 @@ fn hftp_md_rules() {
                 name: name("archivo.txt"),
                 offset: 5,
                 size: 20,
+                raw: false,
             })],
         ),
         ("quit\r\n".into(), vec![Req(Request::Quit)]),
@@ -66,10 +67,73 @@ fn hftp_md_rules() {
         ("\x7f\r\n".into(), vec![Refused(BadRequest)]),
         ("verdura \x01\r\n".into(), vec![Refused(BadRequest)]),
         ("quit extra\x00\r\n".into(), vec![Refused(BadRequest)]),
-        // 3. Not exactly one of the four commands is 200.
+        // 2. A blank line (2026): empty, or spaces only, is 101.
+        ("\r\n".into(), vec![Refused(BadRequest)]),
+        (" \r\n".into(), vec![Refused(BadRequest)]),
+        ("   \r\n".into(), vec![Refused(BadRequest)]),
+        ("\r\nquit\r\n".into(), vec![Refused(BadRequest)]),
+        (" \x00\r\n".into(), vec![Refused(BadRequest)]),
+        (" \n".into(), vec![Refused(BadEol)]),
+        // 3. Not exactly one of the five commands is 200.
         ("verdura\r\n".into(), vec![Refused(NoSuchCommand)]),
-        ("\r\n".into(), vec![Refused(NoSuchCommand)]),
         (" quit\r\n".into(), vec![Refused(NoSuchCommand)]),
+        ("  x\r\n".into(), vec![Refused(NoSuchCommand)]),
+        ("HELP\r\n".into(), vec![Refused(NoSuchCommand)]),
+        ("helpme\r\n".into(), vec![Refused(NoSuchCommand)]),
+        // `help` (2026).
+        ("help\r\n".into(), vec![Req(Request::Help)]),
+        ("help x\r\n".into(), vec![Refused(InvalidArguments)]),
+        ("help \r\n".into(), vec![Refused(InvalidArguments)]),
+        // `get_slice ... raw` (2026): the fifth element exactly `raw`.
+        (
+            "get_slice a 5 20 raw\r\n".into(),
+            vec![Req(Request::GetSlice {
+                name: name("a"),
+                offset: 5,
+                size: 20,
+                raw: true,
+            })],
+        ),
+        (
+            "get_slice a 5 20 RAW\r\n".into(),
+            vec![Refused(InvalidArguments)],
+        ),
+        (
+            "get_slice a 5 20 rawx\r\n".into(),
+            vec![Refused(InvalidArguments)],
+        ),
+        (
+            "get_slice a 5 20 ra\r\n".into(),
+            vec![Refused(InvalidArguments)],
+        ),
+        (
+            "get_slice a 5 20 base64\r\n".into(),
+            vec![Refused(InvalidArguments)],
+        ),
+        (
+            "get_slice a 5 20 raw \r\n".into(),
+            vec![Refused(InvalidArguments)],
+        ),
+        (
+            "get_slice a 5 20 raw raw\r\n".into(),
+            vec![Refused(InvalidArguments)],
+        ),
+        (
+            "get_slice a 5 20  raw\r\n".into(),
+            vec![Refused(InvalidArguments)],
+        ),
+        (
+            "get_slice a x 20 raw\r\n".into(),
+            vec![Refused(InvalidArguments)],
+        ),
+        (
+            "get_metadata a raw\r\n".into(),
+            vec![Refused(InvalidArguments)],
+        ),
+        (
+            "get_slice a/b 5 20 raw\r\n".into(),
+            vec![Refused(InvalidArguments)],
+        ),
         ("QUIT\r\n".into(), vec![Refused(NoSuchCommand)]),
         ("get_file_listingx\r\n".into(), vec![Refused(NoSuchCommand)]),
         (
@@ -186,6 +250,7 @@ fn hftp_md_rules() {
                 name: name("a-Z_0.9"),
                 offset: 7,
                 size: 10,
+                raw: false,
             })],
         ),
         (
@@ -194,6 +259,7 @@ fn hftp_md_rules() {
                 name: name("a"),
                 offset: u64::MAX,
                 size: 0,
+                raw: false,
             })],
         ),
         (
@@ -202,6 +268,7 @@ fn hftp_md_rules() {
                 name: name("a"),
                 offset: u64::MAX,
                 size: 1,
+                raw: false,
             })],
         ),
         (

@@ -20,7 +20,9 @@ fn decode(request: &Request, mut input: &[u8]) -> Result<(Vec<Piece>, usize), Re
         input = &input[consumed..];
         match event {
             Some(ReplyEvent::Status(status)) => pieces.push(Piece::Code(status)),
-            Some(ReplyEvent::FileName(name)) => pieces.push(Piece::Name(name.to_string())),
+            Some(ReplyEvent::FileName(name) | ReplyEvent::Command(name)) => {
+                pieces.push(Piece::Name(name.to_string()));
+            }
             Some(ReplyEvent::Size(size)) => pieces.push(Piece::Size(size)),
             Some(ReplyEvent::Data(data)) => match pieces.last_mut() {
                 Some(Piece::Data(so_far)) => so_far.extend_from_slice(data),
@@ -40,6 +42,7 @@ fn slice(size: u64) -> Request {
         name: FileName::new("a").expect("valid"),
         offset: 0,
         size,
+        raw: false,
     }
 }
 

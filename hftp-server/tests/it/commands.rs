@@ -120,7 +120,7 @@ fn refusals_keep_the_connection_open() {
     let mut client = server.connect();
     let table: [(&[u8], Status); 16] = [
         (b"verdura\r\n", Status::NoSuchCommand),
-        (b"\r\n", Status::NoSuchCommand),
+        (b"get_slice bar 0 1 RAW\r\n", Status::InvalidArguments),
         (b" quit\r\n", Status::NoSuchCommand),
         (b"QUIT\r\n", Status::NoSuchCommand),
         (

@@ -146,6 +146,10 @@ impl Model {
         if line.iter().any(|b| !(0x20..=0x7E).contains(b)) {
             return Answer::status(101);
         }
+        if line.iter().all(|&b| b == b' ') {
+            // Blank: empty, or spaces only.
+            return Answer::status(101);
+        }
         let mut words = line.split(|&b| b == b' ');
         let command = words.next().unwrap_or_default();
         let args: Vec<&[u8]> = words.collect();
@@ -159,6 +163,9 @@ impl Model {
                 body.extend_from_slice(b"\r\n");
                 Answer::ok(&body)
             }
+            (b"help", []) => {
+                Answer::ok(b"get_file_listing\r\nget_metadata\r\nget_slice\r\nhelp\r\nquit\r\n\r\n")
+            }
             (b"quit", []) => Answer {
                 closes: true,
                 ..Answer::ok(b"")
@@ -167,7 +174,10 @@ impl Model {
                 None => Answer::status(202),
                 Some(content) => Answer::ok(format!("{}\r\n", content.len()).as_bytes()),
             },
-            (b"get_slice", [name, offset, size]) if is_name(name) => {
+            (b"get_slice", [name, offset, size] | [name, offset, size, b"raw"])
+                if is_name(name) =>
+            {
+                let raw = args.len() == 4;
                 let (Some(offset), Some(size)) = (number(offset), number(size)) else {
                     return Answer::status(201);
                 };
@@ -178,14 +188,21 @@ impl Model {
                     Some(end) if end <= content.len() as u64 => {
                         let range = usize::try_from(offset).expect("small")
                             ..usize::try_from(end).expect("small");
-                        let mut body = base64(&content[range]);
-                        body.extend_from_slice(b"\r\n");
+                        let body = if raw {
+                            let mut body = format!("Content-Length: {size}\r\n\r\n").into_bytes();
+                            body.extend_from_slice(&content[range]);
+                            body
+                        } else {
+                            let mut body = base64(&content[range]);
+                            body.extend_from_slice(b"\r\n");
+                            body
+                        };
                         Answer::ok(&body)
                     }
                     _ => Answer::status(203),
                 }
             }
-            (b"get_file_listing" | b"quit" | b"get_metadata" | b"get_slice", _) => {
+            (b"get_file_listing" | b"help" | b"quit" | b"get_metadata" | b"get_slice", _) => {
                 Answer::status(201)
             }
             _ => Answer::status(200),
@@ -284,6 +301,8 @@ fn word() -> impl Strategy<Value = Vec<u8>> {
                 "get_metadata",
                 "get_slice",
                 "quit",
+                "help",
+                "raw",
                 "GET_FILE_LISTING",
                 "Quit",
                 "get_slice2",
@@ -302,6 +321,8 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
         4 => Just(b"get_file_listing".to_vec()),
         6 => name().prop_map(|name| concat(vec![b"get_metadata ".to_vec(), name])),
         8 => fitting_slice(),
+        4 => fitting_slice().prop_map(|slice| concat(vec![slice, b" raw".to_vec()])),
+        1 => Just(b"help".to_vec()),
         4 => (name(), decimal(), decimal()).prop_map(|(name, offset, size)| {
             concat(vec![b"get_slice ".to_vec(), name, b" ".to_vec(), offset, b" ".to_vec(), size])
         }),
@@ -448,7 +469,7 @@ fn the_model_follows_hftp_md() {
             b"!Que calor que hace hoy, pinta una birra!".to_vec(),
         )]),
     };
-    let table: [(&[u8], &[u8]); 14] = [
+    let table: [(&[u8], &[u8]); 16] = [
         (
             b"get_slice archivo.txt 5 20\r\n",
             b"0 OK\r\nY2Fsb3IgcXVlIGhhY2UgaG95LCA=\r\n",
@@ -459,7 +480,12 @@ fn the_model_follows_hftp_md() {
         (b"get_\0file_listing\r\nquit\r\n", b"101 BAD REQUEST\r\n"),
         (b"get_\0file\nlisting\r\n", b"100 BAD EOL\r\n"),
         (b"quit\r\r\n", b"101 BAD REQUEST\r\n"),
-        (b"\r\n", b"200 NO SUCH COMMAND\r\n"),
+        (b"\r\nquit\r\n", b"101 BAD REQUEST\r\n"),
+        (b"  \r\n", b"101 BAD REQUEST\r\n"),
+        (
+            b"help\r\n",
+            b"0 OK\r\nget_file_listing\r\nget_metadata\r\nget_slice\r\nhelp\r\nquit\r\n\r\n",
+        ),
         (b" quit\r\n", b"200 NO SUCH COMMAND\r\n"),
         (b"quit \r\n", b"201 INVALID ARGUMENTS FOR COMMAND\r\n"),
         (

@@ -79,11 +79,7 @@ fn an_idle_client_is_closed_after_the_idle_timeout() {
     let mut mid_request = server.connect();
     mid_request.send(b"get_file_list");
     mid_request.expect_eof();
-    assert!(
-        server.stderr().contains("idle timeout"),
-        "{}",
-        server.stderr()
-    );
+    server.wait_for_log("idle timeout", 1);
 }
 
 #[test]
@@ -131,7 +127,7 @@ fn a_file_shrinking_during_a_slice_ends_the_body_without_crlf() {
     let body = client.read_to_eof();
     assert!((body.len() as u64) < SliceEncoder::encoded_len(BIG) - 2);
     assert!(body.len() % 4 == 0 && body.chunks(4).all(|quad| quad == b"YWFh"));
-    assert!(server.stderr().contains("shrank"), "{}", server.stderr());
+    server.wait_for_log("shrank", 1);
 }
 
 #[test]
@@ -190,13 +186,7 @@ fn sigterm_lets_the_reply_in_flight_finish_then_exits_0() {
     assert_eq!(status.code(), Some(0), "{}", server.stderr());
     idle.expect_eof();
     // The reply was in flight: its worker saw the shutdown when done.
-    assert!(
-        server
-            .stderr()
-            .contains("closed: the server is shutting down"),
-        "{}",
-        server.stderr()
-    );
+    server.wait_for_log("closed: the server is shutting down", 1);
 }
 
 #[test]
@@ -204,5 +194,5 @@ fn sigint_on_an_idle_server_exits_0() {
     let mut server = Server::start();
     server.signal(libc::SIGINT);
     assert_eq!(server.wait().code(), Some(0));
-    assert!(server.stderr().contains("shutting down"));
+    server.wait_for_log("shutting down", 1);
 }

@@ -368,7 +368,9 @@ fn decode_next(
         start += consumed;
         match event {
             Some(ReplyEvent::Status(s)) => status = Some(s),
-            Some(ReplyEvent::FileName(name)) => names.push(name.to_string()),
+            Some(ReplyEvent::FileName(name) | ReplyEvent::Command(name)) => {
+                names.push(name.to_string());
+            }
             Some(ReplyEvent::Size(s)) => size = Some(s),
             Some(ReplyEvent::Data(bytes)) => data.extend_from_slice(bytes),
             Some(ReplyEvent::End) => break,
@@ -384,7 +386,7 @@ fn decode_next(
     pending.drain(..start);
     let status = status.expect("a status line");
     match (status, request) {
-        (Status::Ok, Request::GetFileListing) => Reply::Listing(names),
+        (Status::Ok, Request::GetFileListing | Request::Help) => Reply::Listing(names),
         (Status::Ok, Request::GetMetadata { .. }) => Reply::Size(size.expect("a size")),
         (Status::Ok, Request::GetSlice { .. }) => Reply::Data(data),
         (status, _) => Reply::Status(status),
@@ -404,6 +406,17 @@ pub fn slice(file: &str, offset: u64, size: u64) -> Request {
         name: name(file),
         offset,
         size,
+        raw: false,
+    }
+}
+
+/// The same slice, raw (2026).
+pub fn raw_slice(file: &str, offset: u64, size: u64) -> Request {
+    Request::GetSlice {
+        name: name(file),
+        offset,
+        size,
+        raw: true,
     }
 }
 

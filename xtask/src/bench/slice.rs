@@ -41,6 +41,7 @@ pub fn request(name: &str, size: u64) -> Result<Vec<u8>> {
         name: FileName::new(name).context("the slice file's name")?,
         offset: 0,
         size,
+        raw: false,
     }
     .encode(&mut wire);
     Ok(wire)
@@ -53,6 +54,7 @@ pub fn hftp_slice(addr: SocketAddr, name: &str, size: u64, reading: Reading) -> 
         name: FileName::new(name).context("the slice file's name")?,
         offset: 0,
         size,
+        raw: false,
     };
     let mut wire = Vec::new();
     request.encode(&mut wire);
