@@ -14,7 +14,7 @@ use crate::{
 /// Unsent reply bytes above which a session takes no more input and asks
 /// for no more file data: what one connection may hold of replies,
 /// whatever it asks and however slowly it reads.
-pub const OUTPUT_LIMIT: usize = 48 * 1024;
+pub const OUTPUT_LIMIT: usize = 32 * 1024;
 
 /// Pending output capacity a session keeps once its output is sent; a
 /// larger buffer (grown by a slice or a listing) is given back, so an idle

@@ -14,10 +14,12 @@ use hftp_proto::{Action, CloseReason, OUTPUT_LIMIT, ServerSession, SessionConfig
 
 use crate::files::ServedDir;
 
-/// Bytes read from a socket at once, and the most file bytes one slice
-/// read asks for: a session never asks more than fits in its output.
-pub(crate) const SCRATCH_LEN: usize = 64 * 1024;
-const _: () = assert!(OUTPUT_LIMIT / 4 * 3 <= SCRATCH_LEN);
+/// Bytes read from a socket at once by an event loop, whose buffers serve
+/// all its connections.
+pub(crate) const READ_LEN: usize = 64 * 1024;
+/// The most file bytes one slice read asks for: what fits in a session's
+/// output once base64-encoded.
+pub(crate) const FILE_CHUNK_LEN: usize = OUTPUT_LIMIT / 4 * 3;
 
 /// A connection's state beside its socket: the session, the input it has
 /// not taken yet, and the file of the slice it is sending.
@@ -28,6 +30,9 @@ pub(crate) struct Conn {
     /// Bytes read that the session has not taken yet; empty (and
     /// unallocated) for a connection with nothing pending.
     input: Vec<u8>,
+    /// How much of `input` the session has taken (dropped all at once when
+    /// it has taken the rest, not request by request).
+    input_start: usize,
     file: Option<File>,
     /// The peer sent its last byte; the session hears of it once it has
     /// taken all the input before it.
@@ -77,6 +82,7 @@ impl Conn {
             session: ServerSession::new(config, now),
             peer,
             input: Vec::new(),
+            input_start: 0,
             file: None,
             eof: false,
         }
@@ -85,17 +91,19 @@ impl Conn {
     /// Whether reading the socket is of use now: the session takes input
     /// and nothing read before is still waiting for it.
     pub(crate) fn wants_read(&self) -> bool {
-        !self.eof && self.input.is_empty() && self.session.wants_read()
+        !self.eof && self.input_is_empty() && self.session.wants_read()
     }
 
     /// Hands freshly read bytes to the session, keeping what it does not
     /// take yet, and answers as far as it can.
     pub(crate) fn feed(&mut self, read: &[u8], dir: &ServedDir, scratch: &mut [u8], now: Instant) {
-        if self.input.is_empty() {
+        if self.input_is_empty() {
             let taken = self.session.handle_input(read, now);
             self.input.extend_from_slice(&read[taken..]);
         } else {
             // Behind bytes the session has not taken yet.
+            self.input.drain(..self.input_start);
+            self.input_start = 0;
             self.input.extend_from_slice(read);
         }
         self.advance(dir, scratch, now);
@@ -111,14 +119,17 @@ impl Conn {
     /// kept back, then its file actions, until it waits for the socket.
     pub(crate) fn advance(&mut self, dir: &ServedDir, scratch: &mut [u8], now: Instant) {
         loop {
-            if !self.input.is_empty() {
-                let taken = self.session.handle_input(&self.input, now);
-                self.input.drain(..taken);
-                if self.input.is_empty() {
+            if !self.input_is_empty() {
+                let taken = self
+                    .session
+                    .handle_input(&self.input[self.input_start..], now);
+                self.input_start += taken;
+                if self.input_is_empty() {
                     self.input = Vec::new();
+                    self.input_start = 0;
                 }
             }
-            if self.eof && self.input.is_empty() {
+            if self.eof && self.input_is_empty() {
                 self.session.handle_eof();
             }
             let action = match self.session.poll_action() {
@@ -130,6 +141,10 @@ impl Conn {
             self.log_answered();
         }
         self.log_answered();
+    }
+
+    fn input_is_empty(&self) -> bool {
+        self.input_start == self.input.len()
     }
 
     fn carry_out(&mut self, action: Action, dir: &ServedDir, scratch: &mut [u8]) {
@@ -155,7 +170,8 @@ impl Conn {
             }
             Action::SendFile { .. } => {}
             Action::Read { offset, len } => {
-                let buf = &mut scratch[..len.min(SCRATCH_LEN)];
+                let len = len.min(scratch.len());
+                let buf = &mut scratch[..len];
                 let read = match &self.file {
                     Some(file) => read_at(file, buf, offset),
                     None => Err(io::Error::other("no open file for the slice")),

@@ -19,7 +19,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use crate::conn::{Conn, End, SCRATCH_LEN};
+use crate::conn::{Conn, End, FILE_CHUNK_LEN, READ_LEN};
 use crate::server::{ACCEPT_BACKOFF, DRAIN_BYTES, DRAIN_TIME, Shared};
 
 /// Bytes one connection may move (read or written) in one turn before the
@@ -161,8 +161,8 @@ impl EventLoop {
             ready: Vec::new(),
             accept_paused_until: None,
             accept_failures: 0,
-            input: vec![0; SCRATCH_LEN],
-            file_buf: vec![0; SCRATCH_LEN],
+            input: vec![0; READ_LEN],
+            file_buf: vec![0; FILE_CHUNK_LEN],
         };
         Ok((event_loop, waker))
     }

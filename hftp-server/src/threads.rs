@@ -13,8 +13,12 @@ use std::os::unix::io::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::conn::{Conn, End, SCRATCH_LEN};
+use crate::conn::{Conn, End, FILE_CHUNK_LEN};
 use crate::server::{DRAIN_BYTES, DRAIN_TIME, Shared};
+
+/// Bytes a worker reads from its socket at once: its own buffer, so kept
+/// small (an event loop's serves many connections).
+const WORKER_READ_LEN: usize = 16 * 1024;
 
 /// Serves one connection, accepted at `accepted`, until it closes.
 pub(crate) fn serve(mut stream: TcpStream, accepted: Instant, shared: &Shared) {
@@ -38,8 +42,8 @@ pub(crate) fn serve(mut stream: TcpStream, accepted: Instant, shared: &Shared) {
     // behind each other time out together rather than one pool-sized
     // round after another.
     let mut conn = Conn::new(shared.session, peer, accepted);
-    let mut input = vec![0; SCRATCH_LEN];
-    let mut file_buf = vec![0; SCRATCH_LEN];
+    let mut input = vec![0; WORKER_READ_LEN];
+    let mut file_buf = vec![0; FILE_CHUNK_LEN];
     let queued = Queued {
         bytes: bytes_waiting(&stream),
         accepted,
