@@ -337,9 +337,6 @@ impl ServerSession {
     /// keeps the rest and offers it again.
     #[must_use = "the bytes not taken must be offered again"]
     pub fn handle_input(&mut self, input: &[u8], now: Instant) -> usize {
-        if !input.is_empty() && self.close.is_none() {
-            self.last_progress = now;
-        }
         let mut taken = 0;
         while taken < input.len() && self.takes_requests() {
             let (consumed, event) = self.decoder.decode(&input[taken..]);
@@ -349,6 +346,11 @@ impl ServerSession {
                 Some(event) => self.start(event),
                 None => break,
             }
+        }
+        // Only bytes taken are progress: bytes offered again, which the
+        // driver held since the peer sent them, say nothing of the peer now.
+        if taken > 0 {
+            self.last_progress = now;
         }
         if self.close.is_some() {
             // The decoder ignores what follows `quit` or a fatal status.
