@@ -713,3 +713,6 @@ fn reserve_output(out: &mut Vec<u8>, additional: usize) {
         out.reserve_exact(needed.max(doubled) - out.len());
     }
 }
+
+#[cfg(test)]
+mod tests;
