@@ -16,6 +16,15 @@ use crate::{
 /// whatever it asks and however slowly it reads.
 pub const OUTPUT_LIMIT: usize = 32 * 1024;
 
+/// Room for the longest reply the session writes in one go (a status
+/// line, the reply to `get_metadata` or `help`, a raw slice's head): what
+/// one request may add to output that is already at the limit.
+const SHORT_REPLY_ROOM: usize = 128;
+
+/// The output capacity a session grows to by itself: the limit and one
+/// short reply past it.
+const OUTPUT_CAPACITY: usize = OUTPUT_LIMIT + SHORT_REPLY_ROOM;
+
 /// Pending output capacity a session keeps once its output is sent; a
 /// larger buffer (grown by a slice or a listing) is given back, so an idle
 /// connection holds little.
@@ -337,9 +346,6 @@ impl ServerSession {
     /// keeps the rest and offers it again.
     #[must_use = "the bytes not taken must be offered again"]
     pub fn handle_input(&mut self, input: &[u8], now: Instant) -> usize {
-        if !input.is_empty() && self.close.is_none() {
-            self.last_progress = now;
-        }
         let mut taken = 0;
         while taken < input.len() && self.takes_requests() {
             let (consumed, event) = self.decoder.decode(&input[taken..]);
@@ -349,6 +355,11 @@ impl ServerSession {
                 Some(event) => self.start(event),
                 None => break,
             }
+        }
+        // Only bytes taken are progress: bytes offered again, which the
+        // driver held since the peer sent them, say nothing of the peer now.
+        if taken > 0 {
+            self.last_progress = now;
         }
         if self.close.is_some() {
             // The decoder ignores what follows `quit` or a fatal status.
@@ -452,6 +463,13 @@ impl ServerSession {
                     self.out.drain(..self.out_start);
                     self.out_start = 0;
                 }
+                let most = data
+                    .len()
+                    .min(usize::try_from(encoder.remaining()).unwrap_or(usize::MAX));
+                // With the bytes carried from the last read, `most` bytes
+                // make at most `most.div_ceil(3)` whole groups; the end of
+                // the slice adds the last group and the CRLF.
+                reserve_output(&mut self.out, most.div_ceil(3) * 4 + 6);
                 let taken = encoder.encode(data, &mut self.out);
                 *position += taken as u64;
                 self.end_slice_if_complete();
@@ -649,6 +667,7 @@ impl ServerSession {
             self.out.drain(..self.out_start);
             self.out_start = 0;
         }
+        reserve_output(&mut self.out, copied);
         self.out.extend_from_slice(&body[..copied]);
         *sent += copied;
         if *sent == listing.body().len() {
@@ -657,12 +676,14 @@ impl ServerSession {
     }
 
     /// Moves unsent output to the start of the buffer before more is
-    /// appended, so the buffer never grows past what is unsent.
+    /// appended, so the buffer never grows past what is unsent, and makes
+    /// room for the reply's status line (or a whole short reply).
     fn compact(&mut self) {
         if self.out_start > 0 {
             self.out.drain(..self.out_start);
             self.out_start = 0;
         }
+        reserve_output(&mut self.out, SHORT_REPLY_ROOM);
     }
 
     fn close_if_done(&mut self) {
@@ -680,3 +701,18 @@ impl ServerSession {
         }
     }
 }
+
+/// Makes room for `additional` more bytes of output, growing as a `Vec`
+/// does but not past [`OUTPUT_CAPACITY`] unless more is needed: left to
+/// grow by doubling, a buffer just past half the limit would hold nearly
+/// twice the limit.
+fn reserve_output(out: &mut Vec<u8>, additional: usize) {
+    let needed = out.len() + additional;
+    if needed > out.capacity() {
+        let doubled = out.capacity().saturating_mul(2).min(OUTPUT_CAPACITY);
+        out.reserve_exact(needed.max(doubled) - out.len());
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,13 +1,17 @@
 //! Properties no table of examples can cover: any split of the input gives
 //! the same events, the request decoder agrees with a plain line-at-a-time
 //! model of HFTP.md, encode→decode is the identity, and no input panics a
-//! decoder or makes it hold more than a fixed amount of memory.
+//! decoder or makes it hold more than a fixed amount of memory. The server
+//! session's tests (`session/`) share this binary, its model and its
+//! allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use hftp_proto::*;
 use proptest::prelude::*;
+
+mod session;
 
 // ---------------------------------------------------------------------------
 // Memory accounting: a global allocator that counts, per thread, the bytes
