@@ -48,6 +48,7 @@
 //!                 }
 //!             }
 //!             Event::Request(Request::Quit) => encode_status(Status::Ok, &mut replies),
+//!             Event::Request(Request::Help) => hftp_proto::encode_help(&mut replies),
 //!             Event::Request(Request::GetFileListing) => unreachable!(),
 //!             Event::Refused(status) => encode_status(status, &mut replies),
 //!         }

@@ -111,7 +111,7 @@ enum State {
 /// ```
 /// use hftp_proto::{FileName, ReplyDecoder, ReplyEvent, Request, Status};
 ///
-/// let request = Request::GetSlice { name: FileName::new("archivo.txt")?, offset: 5, size: 20 };
+/// let request = Request::GetSlice { name: FileName::new("archivo.txt")?, offset: 5, size: 20, raw: false };
 /// let mut decoder = ReplyDecoder::new(&request);
 /// let mut input: &[u8] = b"0 OK\r\nY2Fsb3IgcXVlIGhh\r\nY2UgaG95LCA=\r\n";
 /// let mut body = Vec::new();
