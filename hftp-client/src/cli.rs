@@ -14,7 +14,8 @@ Exit codes:
   3  refused by the server (any other status: 200, 201, 203, 1xx)
   4  connection failure: cannot connect, timed out, connection lost
   5  malformed reply: the server broke the protocol
-  6  local failure: cannot create, write or rename a local file";
+  6  local failure: cannot create, write or rename a local file
+  7  the file changed on the server during the download";
 
 const ABOUT: &str = "A client for HFTP, the Home-made File Transfer Protocol";
 
@@ -121,7 +122,11 @@ Download files.
 Each file is downloaded into NAME.part beside its destination; only once
 the size received equals the size the server announced is it renamed to
 its final name, so an interrupted download never leaves a wrong file under
-that name. An existing file of that name is replaced.
+that name. An existing file of that name is replaced; a symbolic link is
+followed, and the file it names is replaced. Anything that is not a
+regular file (/dev/null, a FIFO, a terminal) is written straight through,
+never replaced, and so is standard output with `-o -`. Every destination
+is checked before anything is fetched.
 
 Large files are fetched in pieces of at most 64 MiB, so progress is shown
 and resuming is possible at a fine grain. A progress bar (bytes, rate, time
@@ -173,11 +178,17 @@ pub struct GetArgs {
     /// Where to save: a directory, or (for a single file) the file's new
     /// path. With several files it must be an existing directory.
     /// Default: the current directory.
+    /// `-` is standard output; a PATH ending in / is a directory.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Resume from an existing NAME.part: fetch only the bytes it lacks.
-    /// Its last 64 KiB are first compared with the server's file; if they
-    /// differ (the file changed), the download starts over
+    /// Create the directories -o names if they are missing
+    #[arg(long)]
+    pub create_dirs: bool,
+    /// Resume from an existing NAME.part: fetch only the bytes it lacks
+    /// (each segment's, after a parallel download). Its last 64 KiB are
+    /// first compared with the server's file; if they differ (the file
+    /// changed), the download starts over. With no NAME.part, download;
+    /// if NAME is already the whole file, say so and succeed
     #[arg(short = 'c', long = "continue")]
     pub resume: bool,
     /// Split each file into N segments, fetched over N connections in

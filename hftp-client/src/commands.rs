@@ -54,7 +54,14 @@ pub fn cat(session: &mut Session, args: &CatArgs) -> anyhow::Result<()> {
             let file_size = session
                 .retrying(|client| client.metadata(&args.file))
                 .with_context(context)?;
-            // Past the end, ask anyway: the server's 203 says what is wrong.
+            if args.offset > file_size {
+                // Ask anyway: the server's 203 says what is wrong.
+                let client = session.client().with_context(context)?;
+                let mut nothing = io::sink();
+                client
+                    .slice(&args.file, args.offset, 0, &mut nothing)
+                    .with_context(context)?;
+            }
             file_size.saturating_sub(args.offset)
         }
     };
@@ -71,8 +78,8 @@ pub fn cat(session: &mut Session, args: &CatArgs) -> anyhow::Result<()> {
 }
 
 /// Writes `size` bytes of `name` from `offset` to `out`, in pieces of at
-/// most [`PIECE_LEN`]. A zero `size` is still asked for, so that the
-/// server checks the offset.
+/// most [`PIECE_LEN`]. A zero `size` asks for nothing: some servers
+/// refuse a zero-length slice, and there is nothing to fetch.
 pub fn fetch(
     client: &mut Client,
     name: &FileName,
@@ -82,12 +89,10 @@ pub fn fetch(
 ) -> Result<(), Error> {
     let end = offset.saturating_add(size);
     let mut position = offset;
-    loop {
+    while position < end {
         let piece = (end - position).min(PIECE_LEN);
         client.slice(name, position, piece, out)?;
         position += piece;
-        if position >= end {
-            return Ok(());
-        }
     }
+    Ok(())
 }

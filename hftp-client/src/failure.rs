@@ -13,6 +13,7 @@ pub mod exit {
     pub const CONNECTION: u8 = 4;
     pub const PROTOCOL: u8 = 5;
     pub const LOCAL: u8 = 6;
+    pub const FILE_CHANGED: u8 = 7;
 }
 
 /// A mistake in how the command was called, found after clap's parsing
@@ -26,6 +27,18 @@ pub struct UsageError(pub String);
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct InconsistentReply(pub String);
+
+/// The file's size changed between the start and the end of its
+/// download (exit code 7): nothing is wrong but the timing.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the file changed on the server during the download ({size} bytes, now {size_now}); \
+     try again"
+)]
+pub struct FileChanged {
+    pub size: u64,
+    pub size_now: u64,
+}
 
 /// The exit code of a failure: decided by the innermost typed error.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
@@ -46,6 +59,9 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         }
         if cause.is::<InconsistentReply>() {
             return exit::PROTOCOL;
+        }
+        if cause.is::<FileChanged>() {
+            return exit::FILE_CHANGED;
         }
     }
     exit::LOCAL
@@ -109,7 +125,7 @@ fn describe(error: &Error, server: &str) -> String {
 }
 
 /// An I/O error without the `(os error N)` suffix, in lower case.
-fn io_message(error: &io::Error) -> String {
+pub fn io_message(error: &io::Error) -> String {
     let text = error.to_string();
     let text = match text.find(" (os error ") {
         Some(at) => &text[..at],

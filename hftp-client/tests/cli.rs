@@ -6,18 +6,18 @@ use crate::util::{
     ARCHIVO, FakeServer, Quirks, RealServer, closed_port, hftp, pattern, served_dir,
 };
 
-const MIB: usize = 1024 * 1024;
+pub const MIB: usize = 1024 * 1024;
 
-fn stdout_of(output: &std::process::Output) -> String {
+pub fn stdout_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr_of(output: &std::process::Output) -> String {
+pub fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The names in a directory, sorted.
-fn entries(dir: &std::path::Path) -> Vec<String> {
+pub fn entries(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .expect("a directory")
         .map(|entry| {
@@ -117,7 +117,8 @@ fn get_into_a_directory() {
         .clone();
     assert_eq!(
         stderr_of(&output),
-        "hftp: -o nowhere: with several files, PATH must be an existing directory\n"
+        "hftp: -o nowhere: with several files, PATH must be a directory (end it with / to \
+         create it with --create-dirs) or - for standard output\n"
     );
 }
 
@@ -199,14 +200,14 @@ fn get_without_continue_starts_over() {
 }
 
 #[test]
-fn continue_after_an_interrupted_parallel_download_starts_over() {
+fn continue_starts_over_when_the_record_of_segments_is_not_one() {
     let big = pattern(2 * MIB, 5);
     let served = served_dir(&[("big.bin", &big)]);
     let server = RealServer::start(served.path());
     let here = tempfile::tempdir().expect("a directory");
-    // What a killed `get -j` leaves: a .part with holes, and its marker.
+    // A .part with holes, and a record of its segments that says nothing.
     fs::write(here.path().join("big.bin.part"), vec![0; 2 * MIB]).expect("a .part");
-    fs::write(here.path().join("big.bin.part.holes"), b"").expect("a marker");
+    fs::write(here.path().join("big.bin.part.segments"), b"").expect("a record");
 
     let output = hftp(server.port(), here.path())
         .args(["get", "-c", "big.bin"])
@@ -257,33 +258,6 @@ fn an_interrupted_download_keeps_its_prefix_and_resumes() {
         .success();
     assert!(fs::read(here.path().join("data.bin")).expect("a file") == data);
     assert_eq!(entries(here.path()), ["data.bin"]);
-}
-
-#[test]
-fn an_interrupted_parallel_download_keeps_a_whole_prefix() {
-    let data = pattern(4 * MIB, 7);
-    let server = FakeServer::start(
-        &[("data.bin", &data)],
-        Quirks {
-            cut_slices: 1,
-            ..Quirks::default()
-        },
-    );
-    let here = tempfile::tempdir().expect("a directory");
-
-    hftp(server.port(), here.path())
-        .args(["get", "-j", "4", "data.bin"])
-        .assert()
-        .code(4);
-    assert_eq!(entries(here.path()), ["data.bin.part"]);
-    let part = fs::read(here.path().join("data.bin.part")).expect("a .part");
-    assert!(part[..] == data[..part.len()]);
-
-    hftp(server.port(), here.path())
-        .args(["get", "-c", "-j", "4", "data.bin"])
-        .assert()
-        .success();
-    assert!(fs::read(here.path().join("data.bin")).expect("a file") == data);
 }
 
 #[test]
