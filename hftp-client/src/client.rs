@@ -114,6 +114,13 @@ impl Client {
         self.peer
     }
 
+    /// A handle that can cut this connection from another thread, e.g.
+    /// when the user presses Ctrl-C: see [`AbortHandle`].
+    pub fn abort_handle(&self) -> Result<AbortHandle, Error> {
+        let stream = self.stream.try_clone().map_err(Error::Io)?;
+        Ok(AbortHandle { stream })
+    }
+
     /// Whether an earlier error left the connection unusable.
     pub fn is_broken(&self) -> bool {
         self.broken
@@ -328,6 +335,37 @@ impl Client {
                 Err(error) => return Err(Error::Io(with_timeout_kind(error))),
             }
         }
+    }
+}
+
+/// Cuts a [`Client`]'s connection from elsewhere: a call blocked on the
+/// server, or the next one, fails at once with [`Error::Closed`] or
+/// [`Error::Io`], and the connection is broken.
+///
+/// It holds a duplicate of the connection's socket, so drop it with the
+/// client, not long after.
+///
+/// ```no_run
+/// use hftp_client::Client;
+///
+/// let client = Client::connect("127.0.0.1:19500", None)?;
+/// let abort = client.abort_handle()?;
+/// std::thread::spawn(move || {
+///     // ... on Ctrl-C:
+///     abort.abort();
+/// });
+/// # Ok::<(), hftp_client::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct AbortHandle {
+    stream: TcpStream,
+}
+
+impl AbortHandle {
+    /// Shuts the connection down both ways.
+    pub fn abort(&self) {
+        // Already closed is as good as aborted.
+        let _ = self.stream.shutdown(Shutdown::Both);
     }
 }
 

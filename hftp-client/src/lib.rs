@@ -21,6 +21,6 @@
 mod client;
 mod error;
 
-pub use client::Client;
+pub use client::{AbortHandle, Client};
 pub use error::Error;
 pub use hftp_proto::{FileName, FileNameError, Status};

@@ -19,7 +19,7 @@ use rustyline::{CompletionType, Config, Editor, Helper};
 use crate::cli::{SHELL_COMMANDS, ShellCommand, ShellLine};
 use crate::failure::{self, exit};
 use crate::session::Session;
-use crate::{commands, get};
+use crate::{commands, get, interrupt};
 
 /// How long a listing fetched for completion is reused.
 const NAMES_TTL: Duration = Duration::from_secs(5);
@@ -60,6 +60,8 @@ fn run_script(session: &Rc<RefCell<Session>>) -> u8 {
         }
         match run_line(&mut session.borrow_mut(), line) {
             (Flow::Quit, _) => break,
+            // A script stops at Ctrl-C, as a shell script does.
+            (Flow::Continue, Some(interrupt::EXIT_CODE)) => return interrupt::EXIT_CODE,
             (Flow::Continue, Some(failed)) => code = failed,
             (Flow::Continue, None) => {}
         }
@@ -69,7 +71,6 @@ fn run_script(session: &Rc<RefCell<Session>>) -> u8 {
 
 fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
     let config = Config::builder()
-        .auto_add_history(true)
         .completion_type(CompletionType::List)
         .max_history_size(1000)
         .and_then(|builder| Ok(builder.history_ignore_dups(true)?.build()));
@@ -81,7 +82,7 @@ fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
             return exit::LOCAL;
         }
     };
-    restore_default_sigint();
+    take_back_sigint();
     editor.set_helper(Some(ShellHelper {
         session: Rc::clone(session),
         names: RefCell::new(None),
@@ -110,18 +111,17 @@ fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
                 break;
             }
         };
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        // Saved before the command runs: Ctrl-C during it ends the shell.
-        if let Some(path) = &history {
-            let _ = editor.save_history(path);
-        }
-        match run_line(&mut session.borrow_mut(), line) {
-            (Flow::Quit, _) => break,
-            (Flow::Continue, Some(failed)) => code = failed,
-            (Flow::Continue, None) => {}
+        // A paste of several lines arrives as one: run each.
+        for line in line.lines().map(str::trim).filter(|line| !line.is_empty()) {
+            let _ = editor.add_history_entry(line);
+            if let Some(path) = &history {
+                let _ = editor.save_history(path);
+            }
+            match run_line(&mut session.borrow_mut(), line) {
+                (Flow::Quit, _) => return code,
+                (Flow::Continue, Some(failed)) => code = failed,
+                (Flow::Continue, None) => {}
+            }
         }
     }
     code
@@ -138,6 +138,7 @@ fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
             return (Flow::Continue, failed);
         }
     };
+    interrupt::reset();
     let stdout = io::stdout();
     let result = match &command {
         ShellCommand::Ls(args) => commands::ls(session, args, &mut stdout.lock()),
@@ -153,6 +154,16 @@ fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
     let _ = stdout.lock().flush();
     match result {
         Ok(()) => (Flow::Continue, None),
+        Err(_) if interrupt::is_set() => {
+            let hint = match &command {
+                ShellCommand::Get(args) => {
+                    format!(" `{}` resumes the download.", get::resume_command(args))
+                }
+                _ => String::new(),
+            };
+            eprintln!("Interrupted.{hint}");
+            (Flow::Continue, Some(interrupt::EXIT_CODE))
+        }
         Err(error) => {
             eprintln!("hftp: {}", failure::message(&error, &session.server()));
             (Flow::Continue, Some(failure::exit_code(&error)))
@@ -172,16 +183,21 @@ fn lcd(dir: Option<&PathBuf>) -> anyhow::Result<()> {
 }
 
 /// Rustyline catches SIGINT for as long as the editor lives, which would
-/// make Ctrl-C unable to stop a long download. At the prompt the terminal
-/// is in raw mode, where Ctrl-C arrives as a key, not a signal, so the
-/// editor does not need the handler: give SIGINT its default action back,
-/// so that Ctrl-C during a command ends the shell (a download's `.part`
-/// stays, for `get -c`).
-fn restore_default_sigint() {
+/// leave Ctrl-C unable to stop a command. At the prompt the terminal is in
+/// raw mode, where Ctrl-C arrives as a key, not a signal, so the editor
+/// does not need the handler: put SIGINT back to its default action, then
+/// catch it again our way (see `interrupt`), so that Ctrl-C during a
+/// command stops that command and returns to the prompt. Without the
+/// reset, our handler would chain to rustyline's, whose note of the
+/// signal would surface at some later prompt.
+fn take_back_sigint() {
     // SAFETY: installing the default disposition runs no code of ours in
     // a signal context; rustyline's handler is simply no longer called.
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
+    if let Err(error) = interrupt::install() {
+        eprintln!("hftp: cannot catch Ctrl-C: {error}");
     }
 }
 

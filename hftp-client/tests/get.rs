@@ -297,3 +297,33 @@ fn an_interrupted_parallel_download_resumes_each_segment_where_it_stopped() {
         assert_eq!(offset + size, from + segment);
     }
 }
+
+#[test]
+fn ctrl_c_stops_get_with_a_resume_hint_and_keeps_the_part_file() {
+    let data = pattern(4 * MIB, 12);
+    let server = FakeServer::start(
+        &[("data.bin", &data)],
+        Quirks {
+            stall_slices: true,
+            ..Quirks::default()
+        },
+    );
+    let here = tempfile::tempdir().expect("a directory");
+    let child = crate::util::hftp_command(server.port(), here.path())
+        .args(["get", "data.bin"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("hftp runs");
+    server.wait_for_stalls(1);
+    let pid = i32::try_from(child.id()).expect("a pid");
+    // SAFETY: a plain kill(2) of our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().expect("hftp ends");
+    assert_eq!(output.status.code(), Some(130));
+    assert_eq!(
+        stderr_of(&output),
+        "hftp: get data.bin: interrupted; `hftp get -c data.bin` resumes\n"
+    );
+    let part = fs::read(here.path().join("data.bin.part")).expect("the .part");
+    assert!(!part.is_empty() && part[..] == data[..part.len()]);
+}

@@ -7,4 +7,5 @@ mod cli;
 mod get;
 mod library;
 mod shell;
+mod terminal;
 mod util;

@@ -62,6 +62,20 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `get` command that resumes what `args` started, as one types it.
+pub fn resume_command(args: &GetArgs) -> String {
+    let mut command = String::from("get -c");
+    for file in &args.files {
+        command.push(' ');
+        command.push_str(file.as_str());
+    }
+    if let Some(output) = &args.output {
+        command.push_str(" -o ");
+        command.push_str(&output.to_string_lossy());
+    }
+    command
+}
+
 /// What a resumed download starts from.
 enum Plan {
     /// The final file is already the server's file.

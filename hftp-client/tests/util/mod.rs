@@ -19,7 +19,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use hftp_proto::{
@@ -140,6 +140,9 @@ pub struct Quirks {
     pub silent: bool,
     /// Close the connection after answering this many requests.
     pub requests_per_connection: Option<usize>,
+    /// Send `0 OK` and half the body of every slice, then nothing more
+    /// until the client closes the connection.
+    pub stall_slices: bool,
     /// Refuse every non-empty `get_slice` with this status.
     pub refuse_slices: Option<Status>,
     /// Refuse a zero-length `get_slice` with 201, as some course servers
@@ -158,6 +161,8 @@ pub struct FakeServer {
     pub connections: Arc<AtomicUsize>,
     /// The `(offset, size)` of every `get_slice` received so far.
     pub slices: Arc<Mutex<Vec<(u64, u64)>>>,
+    /// How many slice replies have stalled (see [`Quirks::stall_slices`]).
+    stalled: Arc<(Mutex<usize>, Condvar)>,
 }
 
 impl FakeServer {
@@ -175,8 +180,10 @@ impl FakeServer {
             files: Mutex::new(files),
             cuts_left: Mutex::new(quirks.cut_slices),
             slices: Arc::new(Mutex::new(Vec::new())),
+            stalled: Arc::new((Mutex::new(0), Condvar::new())),
         });
         let slices = Arc::clone(&state.slices);
+        let stalled = Arc::clone(&state.stalled);
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&connections);
         thread::spawn(move || {
@@ -192,7 +199,18 @@ impl FakeServer {
             addr,
             connections,
             slices,
+            stalled,
         }
+    }
+
+    /// Waits until `count` slice replies have stalled: their first half
+    /// is sent, and the client is waiting for the rest.
+    pub fn wait_for_stalls(&self, count: usize) {
+        let (stalled, changed) = &*self.stalled;
+        let stalled = stalled.lock().expect("the stall counter");
+        let _stalled = changed
+            .wait_while(stalled, |stalled| *stalled < count)
+            .expect("the stall counter");
     }
 
     /// The `(offset, size)` of the slices asked for so far, in the order
@@ -211,6 +229,7 @@ struct State {
     files: Mutex<BTreeMap<FileName, Arc<Vec<u8>>>>,
     cuts_left: Mutex<usize>,
     slices: Arc<Mutex<Vec<(u64, u64)>>>,
+    stalled: Arc<(Mutex<usize>, Condvar)>,
 }
 
 fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
@@ -297,6 +316,18 @@ fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
                     };
                     let before = out.len();
                     encode_slice(slice, quirks.body_line_len, &mut out);
+                    if quirks.stall_slices {
+                        let body = out.len() - before - "0 OK\r\n".len();
+                        out.truncate(out.len() - body / 2);
+                        if stream.write_all(&out).is_ok() {
+                            let (stalled, changed) = &*state.stalled;
+                            *stalled.lock().expect("the stall counter") += 1;
+                            changed.notify_all();
+                            // Until the client goes away.
+                            while matches!(stream.read(&mut input), Ok(n) if n > 0) {}
+                        }
+                        return;
+                    }
                     if cut {
                         let body = out.len() - before - "0 OK\r\n".len();
                         out.truncate(out.len() - body / 2);
@@ -357,7 +388,12 @@ pub fn closed_port() -> u16 {
 /// The `hftp` binary, set to talk to `port` on 127.0.0.1 and to run in
 /// `dir`, with no HFTP_* variables from the environment.
 pub fn hftp(port: u16, dir: &Path) -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::new(env!("CARGO_BIN_EXE_hftp"));
+    assert_cmd::Command::from_std(hftp_command(port, dir))
+}
+
+/// [`hftp`] as a plain [`Command`], for runners other than assert_cmd.
+pub fn hftp_command(port: u16, dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hftp"));
     command
         .current_dir(dir)
         .env_remove("HFTP_HOST")
