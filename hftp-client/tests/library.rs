@@ -257,3 +257,30 @@ fn a_silent_server_times_out() {
         "{error:?}"
     );
 }
+
+#[test]
+fn the_library_alone_depends_on_hftp_proto_and_thiserror_only() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "hftp-client",
+            "--no-default-features",
+        ])
+        .args([
+            "-e", "normal", "--depth", "1", "--prefix", "none", "--format", "{p}",
+        ])
+        .output()
+        .expect("cargo tree runs");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut crates: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.split(' ').next())
+        .collect();
+    crates.sort_unstable();
+    assert_eq!(crates, ["hftp-client", "hftp-proto", "thiserror"]);
+}
