@@ -14,7 +14,15 @@ use crate::session::Session;
 pub const PIECE_LEN: u64 = 64 * 1024 * 1024;
 
 pub fn ls(session: &mut Session, args: &LsArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let names = session.retrying(Client::list).context("ls")?;
+    let listing = session.retrying(Client::listing).context("ls")?;
+    // On stderr, so that what stdout lists can all be asked for.
+    for line in &listing.invalid {
+        eprintln!(
+            "hftp: ls: \"{}\" is listed, but is not a valid HFTP name: it cannot be requested",
+            line.escape_ascii()
+        );
+    }
+    let names = listing.names;
     if !args.long {
         for name in &names {
             writeln!(out, "{name}")?;

@@ -50,7 +50,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 Error::Connect(_) | Error::Io(_) | Error::Closed | Error::Broken => {
                     exit::CONNECTION
                 }
-                Error::Protocol(_) => exit::PROTOCOL,
+                Error::Protocol { .. } => exit::PROTOCOL,
                 Error::Write(_) => exit::LOCAL,
             };
         }
@@ -119,7 +119,13 @@ fn describe(error: &Error, server: &str) -> String {
             format!("{server} closed the connection before the reply was complete")
         }
         Error::Broken => format!("the connection to {server} was lost"),
-        Error::Protocol(error) => format!("malformed reply from {server}: {error}"),
+        Error::Protocol { error, received } if received.is_empty() => {
+            format!("malformed reply from {server}: {error}")
+        }
+        Error::Protocol { error, received } => format!(
+            "malformed reply from {server}: {error}: \"{}\"",
+            received.escape_ascii()
+        ),
         Error::Write(error) => format!("cannot write the data received: {}", io_message(error)),
     }
 }
@@ -170,10 +176,14 @@ mod tests {
                 "127.0.0.1:19500 closed the connection before the reply was complete",
             ),
             (
-                Err(Error::Protocol(hftp_proto::ReplyError::BadBase64).into()),
+                Err(Error::Protocol {
+                    error: hftp_proto::ReplyError::BadStatusLine,
+                    received: b"HTTP/1.1 400 Bad Request".to_vec(),
+                }
+                .into()),
                 5,
                 "malformed reply from 127.0.0.1:19500: \
-                 slice body is not valid base64 of the requested size",
+                 malformed status line: \"HTTP/1.1 400 Bad Request\"",
             ),
             (Err(UsageError("bad".into()).into()), 2, "bad"),
             (

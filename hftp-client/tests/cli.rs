@@ -3,7 +3,7 @@
 use std::fs;
 
 use crate::util::{
-    ARCHIVO, FakeServer, Quirks, RealServer, closed_port, hftp, pattern, served_dir,
+    ARCHIVO, FakeServer, Quirks, RealServer, closed_port, hftp, pattern, served_dir, stderr_when,
 };
 
 pub const MIB: usize = 1024 * 1024;
@@ -414,4 +414,52 @@ fn host_and_port_from_the_environment() {
         .assert()
         .success()
         .stdout("archivo.txt\n");
+}
+
+#[test]
+fn ls_shows_every_name_when_one_is_outside_the_charset() {
+    // As a Python course server lists a file whose name has a space.
+    let server = FakeServer::start(
+        &[("a.txt", b"a".as_slice()), ("b.txt", b"bb")],
+        Quirks {
+            listed_too: &[b"my file.txt"],
+            ..Quirks::default()
+        },
+    );
+    let here = tempfile::tempdir().expect("a directory");
+    for (args, listed) in [
+        (&["ls"][..], "a.txt\nb.txt\n"),
+        (&["ls", "-l"], "1  a.txt\n2  b.txt\n"),
+    ] {
+        hftp(server.port(), here.path())
+            .args(args)
+            .assert()
+            .success()
+            .stdout(listed)
+            .stderr(
+                "hftp: ls: \"my file.txt\" is listed, but is not a valid HFTP name: \
+                 it cannot be requested\n",
+            );
+    }
+}
+
+#[test]
+fn a_malformed_reply_is_quoted() {
+    let server = FakeServer::start(
+        &[],
+        Quirks {
+            garbage: Some(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"),
+            ..Quirks::default()
+        },
+    );
+    let here = tempfile::tempdir().expect("a directory");
+    let stderr = stderr_when(hftp(server.port(), here.path()).arg("ls"), 5);
+    assert_eq!(
+        stderr,
+        format!(
+            "hftp: ls: malformed reply from 127.0.0.1:{}: malformed status line: \
+             \"HTTP/1.1 400 Bad Request\"\n",
+            server.port()
+        )
+    );
 }

@@ -140,6 +140,9 @@ pub struct Quirks {
     pub silent: bool,
     /// Close the connection after answering this many requests.
     pub requests_per_connection: Option<usize>,
+    /// Lines to list first, before the files' names: names that are not
+    /// valid in HFTP, as a careless server lists them.
+    pub listed_too: &'static [&'static [u8]],
     /// Send `0 OK` and half the body of every slice, then nothing more
     /// until the client closes the connection.
     pub stall_slices: bool,
@@ -260,7 +263,12 @@ fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
             match event {
                 Event::Request(Request::GetFileListing) => {
                     let mut names: Vec<FileName> = files.keys().copied().collect();
+                    let at = out.len() + "0 OK\r\n".len();
                     encode_listing(&mut names, &mut out);
+                    for line in quirks.listed_too.iter().rev() {
+                        let line = [line, &b"\r\n"[..]].concat();
+                        out.splice(at..at, line);
+                    }
                 }
                 Event::Request(Request::GetMetadata { name }) => match files.get(&name) {
                     Some(data) => encode_metadata(data.len() as u64, &mut out),
