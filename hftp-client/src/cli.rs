@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::address::{self, RemoteFile, Server};
 use clap::{Args, Parser, Subcommand};
-use hftp_proto::FileName;
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -67,16 +67,18 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Server options")]
 pub struct ServerArgs {
-    /// The server's host name or IP address.
+    /// The server: a host name or IP address, with its port if you like
+    /// (HOST:PORT, [IPV6]:PORT, hftp://HOST:PORT)
     #[arg(
         short = 'H',
         long,
         env = "HFTP_HOST",
         default_value = "127.0.0.1",
+        value_parser = address::parse_server,
         global = true
     )]
-    pub host: String,
-    /// The server's TCP port.
+    pub host: Server,
+    /// The server's TCP port, unless --host names one.
     #[arg(short, long, env = "HFTP_PORT", default_value_t = 19500, global = true)]
     pub port: u16,
     /// Seconds to wait for a connection or for the server's next bytes
@@ -165,16 +167,17 @@ pub struct LsArgs {
 /// Options of `stat`.
 #[derive(Debug, Clone, Args)]
 pub struct StatArgs {
-    /// The remote file
-    pub file: FileName,
+    /// The remote file: NAME, or hftp://HOST[:PORT]/NAME
+    #[arg(value_parser = address::parse_remote_file)]
+    pub file: RemoteFile,
 }
 
 /// Options of `get`.
 #[derive(Debug, Clone, Args)]
 pub struct GetArgs {
-    /// The remote files to download
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<FileName>,
+    /// The remote files to download: NAME, or hftp://HOST[:PORT]/NAME
+    #[arg(required = true, value_name = "FILE", value_parser = address::parse_remote_file)]
+    pub files: Vec<RemoteFile>,
     /// Where to save: a directory, or (for a single file) the file's new
     /// path. With several files it must be an existing directory.
     /// Default: the current directory.
@@ -206,8 +209,9 @@ pub struct GetArgs {
 /// Options of `cat`.
 #[derive(Debug, Clone, Args)]
 pub struct CatArgs {
-    /// The remote file
-    pub file: FileName,
+    /// The remote file: NAME, or hftp://HOST[:PORT]/NAME
+    #[arg(value_parser = address::parse_remote_file)]
+    pub file: RemoteFile,
     /// The first byte to write
     #[arg(long, default_value_t = 0, value_name = "BYTES")]
     pub offset: u64,

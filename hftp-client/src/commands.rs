@@ -47,27 +47,32 @@ pub fn ls(session: &mut Session, args: &LsArgs, out: &mut impl Write) -> anyhow:
 }
 
 pub fn stat(session: &mut Session, args: &StatArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let mut others = Vec::new();
+    let session = session.pick(args.file.server.as_ref(), &mut others);
     let size = session
-        .retrying(|client| client.metadata(&args.file))
+        .retrying(|client| client.metadata(&args.file.name))
         .with_context(|| format!("stat {}", args.file))?;
     writeln!(out, "{size}")?;
     Ok(())
 }
 
 pub fn cat(session: &mut Session, args: &CatArgs) -> anyhow::Result<()> {
+    let mut others = Vec::new();
+    let session = session.pick(args.file.server.as_ref(), &mut others);
+    let name = &args.file.name;
     let context = || format!("cat {}", args.file);
     let size = match args.size {
         Some(size) => size,
         None => {
             let file_size = session
-                .retrying(|client| client.metadata(&args.file))
+                .retrying(|client| client.metadata(name))
                 .with_context(context)?;
             if args.offset > file_size {
                 // Ask anyway: the server's 203 says what is wrong.
                 let client = session.client().with_context(context)?;
                 let mut nothing = io::sink();
                 client
-                    .slice(&args.file, args.offset, 0, &mut nothing)
+                    .slice(name, args.offset, 0, &mut nothing)
                     .with_context(context)?;
             }
             file_size.saturating_sub(args.offset)
@@ -76,7 +81,7 @@ pub fn cat(session: &mut Session, args: &CatArgs) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let client = session.client().with_context(context)?;
-    let result = fetch(client, &args.file, args.offset, size, &mut out)
+    let result = fetch(client, name, args.offset, size, &mut out)
         .and_then(|()| out.flush().map_err(Error::Write));
     match result {
         // A reader that stopped early (`| head`) is not a failure.

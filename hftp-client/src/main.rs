@@ -1,6 +1,7 @@
 //! `hftp`, the command-line HFTP client. This file only parses flags and
 //! wires the commands to the library; `hftp --help` is the manual.
 
+mod address;
 mod cli;
 mod commands;
 mod failure;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hftp_client::{Client, Error};
 
+use crate::address::{DEFAULT_PORT, Server};
 use crate::cli::ServerArgs;
 use crate::interrupt;
 
@@ -48,20 +49,58 @@ impl DerefMut for Connection {
 impl Session {
     pub fn new(args: &ServerArgs) -> Session {
         Session {
-            host: args.host.clone(),
-            port: args.port,
+            host: args.host.host.clone(),
+            port: args.host.port.unwrap_or(args.port),
             timeout: Some(Duration::from_secs_f64(args.timeout)).filter(|t| !t.is_zero()),
             client: None,
         }
     }
 
+    /// A session of its own with `server`, at HFTP's default port unless
+    /// it names one.
+    pub fn elsewhere(&self, server: &Server) -> Session {
+        Session {
+            host: server.host.clone(),
+            port: server.port.unwrap_or(DEFAULT_PORT),
+            timeout: self.timeout,
+            client: None,
+        }
+    }
+
+    /// The session for a file on `server` (none: this session's): this
+    /// one, or one of `others`, opened there on first use.
+    pub fn pick<'a>(
+        &'a mut self,
+        server: Option<&Server>,
+        others: &'a mut Vec<Session>,
+    ) -> &'a mut Session {
+        let Some(server) = server else {
+            return self;
+        };
+        let wanted = self.elsewhere(server);
+        if wanted.host == self.host && wanted.port == self.port {
+            return self;
+        }
+        let at = match others
+            .iter()
+            .position(|other| other.host == wanted.host && other.port == wanted.port)
+        {
+            Some(at) => at,
+            None => {
+                others.push(wanted);
+                others.len() - 1
+            }
+        };
+        &mut others[at]
+    }
+
     /// The server as messages name it: `host:port`.
     pub fn server(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
+        Server {
+            host: self.host.clone(),
+            port: Some(self.port),
         }
+        .with_port(self.port)
     }
 
     /// The session's connection, opened now if there is none or the last

@@ -2,6 +2,7 @@
 
 use std::fs;
 
+use crate::util::hftp_anywhere;
 use crate::util::{
     ARCHIVO, FakeServer, Quirks, RealServer, closed_port, hftp, pattern, served_dir, stderr_when,
 };
@@ -460,6 +461,68 @@ fn a_malformed_reply_is_quoted() {
             "hftp: ls: malformed reply from 127.0.0.1:{}: malformed status line: \
              \"HTTP/1.1 400 Bad Request\"\n",
             server.port()
+        )
+    );
+}
+
+#[test]
+fn hosts_with_ports_and_urls() {
+    let served = served_dir(&[("archivo.txt", ARCHIVO)]);
+    let server = RealServer::start(served.path());
+    let here = tempfile::tempdir().expect("a directory");
+    let port = server.port();
+    let closed = closed_port();
+
+    // -H with a port wins over -p (here, the closed port).
+    let anywhere = || assert_cmd::Command::from_std(hftp_anywhere(here.path()));
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("hftp://127.0.0.1:{port}"),
+    ] {
+        anywhere()
+            .args([
+                "-p",
+                &closed.to_string(),
+                "-H",
+                &host,
+                "stat",
+                "archivo.txt",
+            ])
+            .assert()
+            .success()
+            .stdout("41\n");
+    }
+    // A file named by its URL, on another server than -H's.
+    let url = format!("hftp://127.0.0.1:{port}/archivo.txt");
+    hftp(closed, here.path())
+        .args(["get", &url])
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read(here.path().join("archivo.txt")).expect("a file"),
+        ARCHIVO
+    );
+    hftp(closed, here.path())
+        .args(["cat", &url, "--size", "4"])
+        .assert()
+        .success()
+        .stdout("!Que");
+    // Messages name the server as it was given, brackets and all.
+    let stderr =
+        crate::util::stderr_when(anywhere().args(["-H", &format!("[::1]:{closed}"), "ls"]), 4);
+    assert!(
+        stderr.starts_with(&format!("hftp: ls: cannot connect to [::1]:{closed}: ")),
+        "{stderr}"
+    );
+    let stderr = crate::util::stderr_when(
+        hftp(closed, here.path()).args(["get", &format!("hftp://127.0.0.1:{closed}/a.txt")]),
+        4,
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "hftp: get hftp://127.0.0.1:{closed}/a.txt: cannot connect to \
+             127.0.0.1:{closed}: connection refused\n"
         )
     );
 }

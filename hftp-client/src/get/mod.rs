@@ -43,8 +43,9 @@ const RESUME_CHECK_LEN: u64 = 64 * 1024;
 const WRITE_BUFFER_LEN: usize = 1024 * 1024;
 
 pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
+    let names: Vec<FileName> = args.files.iter().map(|file| file.name).collect();
     let destinations = destination::destinations(
-        &args.files,
+        &names,
         Output {
             path: args.output.as_deref(),
             create_dirs: args.create_dirs,
@@ -55,9 +56,14 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
         DestinationError::Local(text) => anyhow::Error::msg(text),
     })?;
     let show_progress = io::stderr().is_terminal();
-    for (name, destination) in args.files.iter().zip(&destinations) {
-        download(session, name, destination, args, show_progress)
-            .with_context(|| format!("get {name}"))?;
+    let mut others = Vec::new();
+    for (file, destination) in args.files.iter().zip(&destinations) {
+        let session = session.pick(file.server.as_ref(), &mut others);
+        download(session, &file.name, destination, args, show_progress)
+            .with_context(|| format!("get {file}"))?;
+    }
+    for mut other in others {
+        other.close();
     }
     Ok(())
 }
@@ -67,7 +73,7 @@ pub fn resume_command(args: &GetArgs) -> String {
     let mut command = String::from("get -c");
     for file in &args.files {
         command.push(' ');
-        command.push_str(file.as_str());
+        command.push_str(&file.to_string());
     }
     if let Some(output) = &args.output {
         command.push_str(" -o ");

@@ -401,14 +401,20 @@ pub fn hftp(port: u16, dir: &Path) -> assert_cmd::Command {
 
 /// [`hftp`] as a plain [`Command`], for runners other than assert_cmd.
 pub fn hftp_command(port: u16, dir: &Path) -> Command {
+    let mut command = hftp_anywhere(dir);
+    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    command
+}
+
+/// [`hftp`] with no server named, in `dir`.
+pub fn hftp_anywhere(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hftp"));
     command
         .current_dir(dir)
         .env_remove("HFTP_HOST")
         .env_remove("HFTP_PORT")
         .env_remove("HFTP_TIMEOUT")
-        .env("HFTP_HISTORY", dir.join(".hftp_history"))
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        .env("HFTP_HISTORY", dir.join(".hftp_history"));
     command
 }
 
