@@ -141,9 +141,15 @@ const SHELL_LONG_ABOUT: &str = "\
 Run an interactive session.
 
 Commands: ls [-l], stat FILE, get FILE... [-o PATH] [-c] [-j N],
-cat FILE [--offset O] [--size S], lcd [DIR], help [COMMAND], quit (or exit).
+cat FILE [--offset O] [--size S], lcd [DIR], lpwd, open HOST[:PORT],
+!COMMAND (runs COMMAND in sh), help [COMMAND], quit (or exit).
 They take the same options as the hftp commands of the same name; `help
-get` shows them. Words are separated by spaces.
+get` shows them. Words are split as sh splits them: quote a word with
+spaces ('my dir', \"my dir\" or my\\ dir), and ~ at the start of a
+word is your home directory.
+
+Ctrl-C stops the running command and returns to the prompt; `get -c`
+resumes an interrupted download.
 
 On a terminal the shell has line editing, history (HFTP_HISTORY, default
 ~/.hftp_history) and tab completion of commands and remote file names.
@@ -253,14 +259,20 @@ pub enum ShellCommand {
     },
     /// Print the local directory
     Lpwd,
+    /// Talk to another server from now on
+    Open {
+        /// HOST, HOST:PORT, [IPV6]:PORT or hftp://HOST[:PORT]
+        #[arg(value_parser = address::parse_server)]
+        server: Server,
+    },
     /// Close the connection and leave the shell
     #[command(visible_alias = "exit")]
     Quit,
 }
 
 /// The shell's command names, for completion.
-pub const SHELL_COMMANDS: [&str; 9] = [
-    "cat", "exit", "get", "help", "lcd", "lpwd", "ls", "quit", "stat",
+pub const SHELL_COMMANDS: [&str; 10] = [
+    "cat", "exit", "get", "help", "lcd", "lpwd", "ls", "open", "quit", "stat",
 ];
 
 #[cfg(test)]

@@ -93,13 +93,13 @@ fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
         // No history yet is fine.
         let _ = editor.load_history(path);
     }
-    let prompt = format!("hftp {}> ", session.borrow().server());
     println!(
         "Server {}. Type `help` for the commands, `quit` to leave.",
         session.borrow().server()
     );
     let mut code = 0;
     loop {
+        let prompt = format!("hftp {}> ", session.borrow().server());
         let line = match editor.readline(&prompt) {
             Ok(line) => line,
             // Ctrl-C drops the line being typed, as in other shells.
@@ -130,15 +130,29 @@ fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
 /// Runs one command line; returns whether to go on, and the exit code of
 /// a failure (already reported on stderr).
 fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
-    let command = match ShellLine::try_parse_from(line.split_whitespace()) {
-        Ok(parsed) => parsed.command,
+    interrupt::reset();
+    if let Some(command) = line.strip_prefix('!') {
+        return (Flow::Continue, run_local(command));
+    }
+    let words = match words(line) {
+        Ok(words) => words,
         Err(error) => {
-            let _ = error.print();
-            let failed = error.use_stderr().then_some(exit::USAGE);
-            return (Flow::Continue, failed);
+            eprintln!("hftp: {error}");
+            return (Flow::Continue, Some(exit::USAGE));
         }
     };
-    interrupt::reset();
+    let command = match ShellLine::try_parse_from(&words) {
+        Ok(parsed) => parsed.command,
+        Err(error) if !error.use_stderr() => {
+            // `help`, `get --help`: not errors.
+            let _ = error.print();
+            return (Flow::Continue, None);
+        }
+        Err(error) => {
+            eprintln!("hftp: {}", usage_error(&error, &words));
+            return (Flow::Continue, Some(exit::USAGE));
+        }
+    };
     let stdout = io::stdout();
     let result = match &command {
         ShellCommand::Ls(args) => commands::ls(session, args, &mut stdout.lock()),
@@ -149,6 +163,11 @@ fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
         ShellCommand::Lpwd => std::env::current_dir()
             .map(|dir| println!("{}", dir.display()))
             .map_err(|error| anyhow::Error::new(error).context("lpwd")),
+        ShellCommand::Open { server } => {
+            session.close();
+            *session = session.elsewhere(server);
+            Ok(())
+        }
         ShellCommand::Quit => return (Flow::Quit, None),
     };
     let _ = stdout.lock().flush();
@@ -167,6 +186,59 @@ fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
         Err(error) => {
             eprintln!("hftp: {}", failure::message(&error, &session.server()));
             (Flow::Continue, Some(failure::exit_code(&error)))
+        }
+    }
+}
+
+/// A line's words, split as sh splits them, with `~` at the start of a
+/// word made the home directory.
+fn words(line: &str) -> Result<Vec<String>, String> {
+    let words = shell_words::split(line)
+        .map_err(|_| "a quote is not closed: end it, or put a backslash before it".to_string())?;
+    let home = std::env::var("HOME").ok();
+    Ok(words
+        .into_iter()
+        .map(|word| match (&home, word.strip_prefix('~')) {
+            (Some(home), Some(rest)) if rest.is_empty() || rest.starts_with('/') => {
+                format!("{home}{rest}")
+            }
+            _ => word,
+        })
+        .collect())
+}
+
+/// A clap error in the shell's words: `hftp: get: ...`, without clap's
+/// usage block, and pointing at `help`.
+fn usage_error(error: &clap::Error, words: &[String]) -> String {
+    let command = words.first().map_or("", String::as_str);
+    if error.kind() == clap::error::ErrorKind::InvalidSubcommand {
+        return format!("{command}: no such command; `help` lists them");
+    }
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    format!("{command}: {first}; `help {command}` shows its options")
+}
+
+/// `!COMMAND`: runs COMMAND in sh, as other shells' escapes do; returns
+/// the exit code of a failure.
+fn run_local(command: &str) -> Option<u8> {
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .status();
+    match status {
+        Ok(status) if status.success() => None,
+        // Its own messages said why.
+        Ok(status) => Some(
+            status
+                .code()
+                .and_then(|code| u8::try_from(code).ok())
+                .unwrap_or(1),
+        ),
+        Err(error) => {
+            eprintln!("hftp: !: cannot run sh: {error}");
+            Some(exit::LOCAL)
         }
     }
 }
