@@ -116,6 +116,14 @@ pub enum Command {
     /// Run an interactive session (the default on a terminal)
     #[command(long_about = SHELL_LONG_ABOUT)]
     Shell,
+    /// Print a completion script for SHELL, e.g.
+    /// `hftp completions bash > /etc/bash_completion.d/hftp`
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `hftp man | man -l -`
+    Man,
 }
 
 const GET_LONG_ABOUT: &str = "\

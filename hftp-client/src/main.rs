@@ -13,7 +13,7 @@ mod shell;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 use crate::session::Session;
@@ -37,6 +37,13 @@ fn main() -> ExitCode {
         Some(Command::Get(args)) => get::get(&mut session, args),
         Some(Command::Cat(args)) => commands::cat(&mut session, args),
         Some(Command::Shell) | None => return ExitCode::from(shell::run(session, interactive)),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(*shell, &mut Cli::command(), "hftp", &mut io::stdout());
+            Ok(())
+        }
+        Some(Command::Man) => clap_mangen::Man::new(Cli::command())
+            .render(&mut io::stdout())
+            .map_err(anyhow::Error::from),
     };
     session.close();
     let _ = io::stdout().flush();

@@ -526,3 +526,44 @@ fn hosts_with_ports_and_urls() {
         )
     );
 }
+
+#[test]
+fn completion_scripts_and_the_manual_page_come_from_the_flags() {
+    let here = tempfile::tempdir().expect("a directory");
+    for shell in ["bash", "zsh", "fish"] {
+        let output = hftp(closed_port(), here.path())
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let script = stdout_of(&output);
+        for needle in ["get", "stat", "continue", "create-dirs"] {
+            assert!(script.contains(needle), "{shell}: no {needle:?}");
+        }
+    }
+    // The bash script is at least valid bash, where bash is there to say.
+    if let Ok(bash) = std::process::Command::new("bash")
+        .args(["-n", "-c"])
+        .arg(stdout_of(
+            &hftp(closed_port(), here.path())
+                .args(["completions", "bash"])
+                .output()
+                .expect("hftp runs"),
+        ))
+        .status()
+    {
+        assert!(bash.success(), "bash -n rejects the completion script");
+    }
+    let output = hftp(closed_port(), here.path())
+        .arg("man")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let page = stdout_of(&output);
+    assert!(page.contains(".TH hftp 1"), "{page}");
+    for needle in ["\\-\\-host", "get", "Exit codes"] {
+        assert!(page.contains(needle), "{needle:?} not in the manual page");
+    }
+}
