@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::address::{self, RemoteFile, Server};
 use clap::{Args, Parser, Subcommand};
-use hftp_proto::FileName;
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -14,7 +14,8 @@ Exit codes:
   3  refused by the server (any other status: 200, 201, 203, 1xx)
   4  connection failure: cannot connect, timed out, connection lost
   5  malformed reply: the server broke the protocol
-  6  local failure: cannot create, write or rename a local file";
+  6  local failure: cannot create, write or rename a local file
+  7  the file changed on the server during the download";
 
 const ABOUT: &str = "A client for HFTP, the Home-made File Transfer Protocol";
 
@@ -66,16 +67,18 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Server options")]
 pub struct ServerArgs {
-    /// The server's host name or IP address.
+    /// The server: a host name or IP address, with its port if you like
+    /// (HOST:PORT, [IPV6]:PORT, hftp://HOST:PORT)
     #[arg(
         short = 'H',
         long,
         env = "HFTP_HOST",
         default_value = "127.0.0.1",
+        value_parser = address::parse_server,
         global = true
     )]
-    pub host: String,
-    /// The server's TCP port.
+    pub host: Server,
+    /// The server's TCP port, unless --host names one.
     #[arg(short, long, env = "HFTP_PORT", default_value_t = 19500, global = true)]
     pub port: u16,
     /// Seconds to wait for a connection or for the server's next bytes
@@ -113,6 +116,14 @@ pub enum Command {
     /// Run an interactive session (the default on a terminal)
     #[command(long_about = SHELL_LONG_ABOUT)]
     Shell,
+    /// Print a completion script for SHELL, e.g.
+    /// `hftp completions bash > /etc/bash_completion.d/hftp`
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `hftp man | man -l -`
+    Man,
 }
 
 const GET_LONG_ABOUT: &str = "\
@@ -121,7 +132,11 @@ Download files.
 Each file is downloaded into NAME.part beside its destination; only once
 the size received equals the size the server announced is it renamed to
 its final name, so an interrupted download never leaves a wrong file under
-that name. An existing file of that name is replaced.
+that name. An existing file of that name is replaced; a symbolic link is
+followed, and the file it names is replaced. Anything that is not a
+regular file (/dev/null, a FIFO, a terminal) is written straight through,
+never replaced, and so is standard output with `-o -`. Every destination
+is checked before anything is fetched.
 
 Large files are fetched in pieces of at most 64 MiB, so progress is shown
 and resuming is possible at a fine grain. A progress bar (bytes, rate, time
@@ -134,9 +149,15 @@ const SHELL_LONG_ABOUT: &str = "\
 Run an interactive session.
 
 Commands: ls [-l], stat FILE, get FILE... [-o PATH] [-c] [-j N],
-cat FILE [--offset O] [--size S], lcd [DIR], help [COMMAND], quit (or exit).
+cat FILE [--offset O] [--size S], lcd [DIR], lpwd, open HOST[:PORT],
+!COMMAND (runs COMMAND in sh), help [COMMAND], quit (or exit).
 They take the same options as the hftp commands of the same name; `help
-get` shows them. Words are separated by spaces.
+get` shows them. Words are split as sh splits them: quote a word with
+spaces ('my dir', \"my dir\" or my\\ dir), and ~ at the start of a
+word is your home directory.
+
+Ctrl-C stops the running command and returns to the prompt; `get -c`
+resumes an interrupted download.
 
 On a terminal the shell has line editing, history (HFTP_HISTORY, default
 ~/.hftp_history) and tab completion of commands and remote file names.
@@ -160,24 +181,31 @@ pub struct LsArgs {
 /// Options of `stat`.
 #[derive(Debug, Clone, Args)]
 pub struct StatArgs {
-    /// The remote file
-    pub file: FileName,
+    /// The remote file: NAME, or hftp://HOST[:PORT]/NAME
+    #[arg(value_parser = address::parse_remote_file)]
+    pub file: RemoteFile,
 }
 
 /// Options of `get`.
 #[derive(Debug, Clone, Args)]
 pub struct GetArgs {
-    /// The remote files to download
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<FileName>,
+    /// The remote files to download: NAME, or hftp://HOST[:PORT]/NAME
+    #[arg(required = true, value_name = "FILE", value_parser = address::parse_remote_file)]
+    pub files: Vec<RemoteFile>,
     /// Where to save: a directory, or (for a single file) the file's new
     /// path. With several files it must be an existing directory.
     /// Default: the current directory.
+    /// `-` is standard output; a PATH ending in / is a directory.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Resume from an existing NAME.part: fetch only the bytes it lacks.
-    /// Its last 64 KiB are first compared with the server's file; if they
-    /// differ (the file changed), the download starts over
+    /// Create the directories -o names if they are missing
+    #[arg(long)]
+    pub create_dirs: bool,
+    /// Resume from an existing NAME.part: fetch only the bytes it lacks
+    /// (each segment's, after a parallel download). Its last 64 KiB are
+    /// first compared with the server's file; if they differ (the file
+    /// changed), the download starts over. With no NAME.part, download;
+    /// if NAME is already the whole file, say so and succeed
     #[arg(short = 'c', long = "continue")]
     pub resume: bool,
     /// Split each file into N segments, fetched over N connections in
@@ -195,8 +223,9 @@ pub struct GetArgs {
 /// Options of `cat`.
 #[derive(Debug, Clone, Args)]
 pub struct CatArgs {
-    /// The remote file
-    pub file: FileName,
+    /// The remote file: NAME, or hftp://HOST[:PORT]/NAME
+    #[arg(value_parser = address::parse_remote_file)]
+    pub file: RemoteFile,
     /// The first byte to write
     #[arg(long, default_value_t = 0, value_name = "BYTES")]
     pub offset: u64,
@@ -238,14 +267,20 @@ pub enum ShellCommand {
     },
     /// Print the local directory
     Lpwd,
+    /// Talk to another server from now on
+    Open {
+        /// HOST, HOST:PORT, [IPV6]:PORT or hftp://HOST[:PORT]
+        #[arg(value_parser = address::parse_server)]
+        server: Server,
+    },
     /// Close the connection and leave the shell
     #[command(visible_alias = "exit")]
     Quit,
 }
 
 /// The shell's command names, for completion.
-pub const SHELL_COMMANDS: [&str; 9] = [
-    "cat", "exit", "get", "help", "lcd", "lpwd", "ls", "quit", "stat",
+pub const SHELL_COMMANDS: [&str; 10] = [
+    "cat", "exit", "get", "help", "lcd", "lpwd", "ls", "open", "quit", "stat",
 ];
 
 #[cfg(test)]

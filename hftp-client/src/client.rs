@@ -4,9 +4,11 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use hftp_proto::{FileName, ReplyDecoder, ReplyEvent, Request, Status};
+use hftp_proto::{
+    FileName, MAX_REPLY_LINE_LEN, ReplyDecoder, ReplyError, ReplyEvent, Request, Status,
+};
 
-use crate::Error;
+use crate::{Error, QUOTED_LEN};
 
 /// Bytes read from the socket at most per `read`. Slice bodies are
 /// base64, so this is 48 KiB of file per read at best.
@@ -16,6 +18,16 @@ const READ_BUFFER_LEN: usize = 64 * 1024;
 /// replies: small enough that neither side's socket buffers can fill up
 /// and leave both peers blocked writing.
 const PIPELINE_DEPTH: usize = 64;
+
+/// A server's listing, as [`Client::listing`] reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// The valid names, in the server's order.
+    pub names: Vec<FileName>,
+    /// The listed lines that are not valid HFTP names, as they came:
+    /// no request can name them.
+    pub invalid: Vec<Vec<u8>>,
+}
 
 /// A connection to an HFTP server.
 ///
@@ -114,22 +126,40 @@ impl Client {
         self.peer
     }
 
+    /// A handle that can cut this connection from another thread, e.g.
+    /// when the user presses Ctrl-C: see [`AbortHandle`].
+    pub fn abort_handle(&self) -> Result<AbortHandle, Error> {
+        let stream = self.stream.try_clone().map_err(Error::Io)?;
+        Ok(AbortHandle { stream })
+    }
+
     /// Whether an earlier error left the connection unusable.
     pub fn is_broken(&self) -> bool {
         self.broken
     }
 
     /// `get_file_listing`: the names of the served files, in the server's
-    /// (byte-wise sorted) order.
+    /// (byte-wise sorted) order. Listed names that are not valid HFTP
+    /// names are left out; [`listing`](Client::listing) keeps them.
     pub fn list(&mut self) -> Result<Vec<FileName>, Error> {
-        let mut names = Vec::new();
-        self.exchange(&Request::GetFileListing, |event| {
-            if let ReplyEvent::FileName(name) = event {
-                names.push(name);
-            }
-            Ok(())
-        })?;
-        Ok(names)
+        Ok(self.listing()?.names)
+    }
+
+    /// `get_file_listing`, lenient: a server may list a name that HFTP
+    /// cannot ask for (one with a space, say); it is kept apart in
+    /// [`Listing::invalid`] instead of failing the whole listing.
+    pub fn listing(&mut self) -> Result<Listing, Error> {
+        self.send_batch_of(&[Request::GetFileListing])?;
+        // The status line is the decoder's, read as that of a reply
+        // without a body; the body is read here, because the decoder is
+        // strict and rejects the whole listing for one bad name.
+        self.read_reply(&Request::Quit, |_| Ok(()))?;
+        let mut listing = Listing::default();
+        let result = self.read_listing_body(&mut listing);
+        if result.is_err() {
+            self.broken = true;
+        }
+        result.map(|()| listing)
     }
 
     /// `get_metadata`: the size of a file in bytes.
@@ -282,9 +312,25 @@ impl Client {
         mut on_body: impl FnMut(ReplyEvent<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         self.decoder.expect(request);
+        // The part of a line the decoder took in earlier reads, to quote
+        // it whole should it turn out malformed.
+        let mut partial = Vec::new();
         let mut refusal = None;
         loop {
-            let (consumed, event) = self.decoder.decode(&self.buffer[self.start..self.end])?;
+            let input = &self.buffer[self.start..self.end];
+            let (consumed, event) = match self.decoder.decode(input) {
+                Ok(decoded) => decoded,
+                Err(error) => {
+                    let line = &input[..memchr_newline(input).unwrap_or(input.len())];
+                    partial.extend_from_slice(line);
+                    return Err(Error::protocol(error, &partial));
+                }
+            };
+            if event.is_none() && partial.len() < QUOTED_LEN {
+                partial.extend_from_slice(&input[..consumed.min(QUOTED_LEN)]);
+            } else if event.is_some() {
+                partial.clear();
+            }
             self.start += consumed;
             match event {
                 Some(ReplyEvent::End) => break,
@@ -295,7 +341,9 @@ impl Client {
                     if !self.fill()? {
                         // The connection ended: `finish` says whether the
                         // reply was whole (it never is here).
-                        self.decoder.finish()?;
+                        self.decoder
+                            .finish()
+                            .map_err(|error| Error::protocol(error, &partial))?;
                         return Err(Error::Closed);
                     }
                 }
@@ -304,6 +352,37 @@ impl Client {
         match refusal {
             Some(status) => Err(Error::Refused(status)),
             None => Ok(()),
+        }
+    }
+
+    /// Reads a listing's body, up to its empty line. A line that is no
+    /// valid name goes to `invalid` instead of failing the whole listing.
+    fn read_listing_body(&mut self, listing: &mut Listing) -> Result<(), Error> {
+        loop {
+            let input = &self.buffer[self.start..self.end];
+            let Some(at) = memchr_newline(input) else {
+                if input.len() > MAX_REPLY_LINE_LEN {
+                    return Err(Error::protocol(ReplyError::LineTooLong, input));
+                }
+                if !self.fill()? {
+                    return Err(Error::Closed);
+                }
+                continue;
+            };
+            let line = input[..at].strip_suffix(b"\r").unwrap_or(&input[..at]);
+            if line.len() > MAX_REPLY_LINE_LEN {
+                return Err(Error::protocol(ReplyError::LineTooLong, line));
+            }
+            let done = line.is_empty();
+            match FileName::from_bytes(line) {
+                _ if done => {}
+                Ok(name) => listing.names.push(name),
+                Err(_) => listing.invalid.push(line.to_vec()),
+            }
+            self.start += at + 1;
+            if done {
+                return Ok(());
+            }
         }
     }
 
@@ -329,6 +408,41 @@ impl Client {
             }
         }
     }
+}
+
+/// Cuts a [`Client`]'s connection from elsewhere: a call blocked on the
+/// server, or the next one, fails at once with [`Error::Closed`] or
+/// [`Error::Io`], and the connection is broken.
+///
+/// It holds a duplicate of the connection's socket, so drop it with the
+/// client, not long after.
+///
+/// ```no_run
+/// use hftp_client::Client;
+///
+/// let client = Client::connect("127.0.0.1:19500", None)?;
+/// let abort = client.abort_handle()?;
+/// std::thread::spawn(move || {
+///     // ... on Ctrl-C:
+///     abort.abort();
+/// });
+/// # Ok::<(), hftp_client::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct AbortHandle {
+    stream: TcpStream,
+}
+
+impl AbortHandle {
+    /// Shuts the connection down both ways.
+    pub fn abort(&self) {
+        // Already closed is as good as aborted.
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+fn memchr_newline(input: &[u8]) -> Option<usize> {
+    input.iter().position(|&byte| byte == b'\n')
 }
 
 /// A socket timeout surfaces as `WouldBlock` on Unix; call it what it is.

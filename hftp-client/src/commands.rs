@@ -14,7 +14,15 @@ use crate::session::Session;
 pub const PIECE_LEN: u64 = 64 * 1024 * 1024;
 
 pub fn ls(session: &mut Session, args: &LsArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let names = session.retrying(Client::list).context("ls")?;
+    let listing = session.retrying(Client::listing).context("ls")?;
+    // On stderr, so that what stdout lists can all be asked for.
+    for line in &listing.invalid {
+        eprintln!(
+            "hftp: ls: \"{}\" is listed, but is not a valid HFTP name: it cannot be requested",
+            line.escape_ascii()
+        );
+    }
+    let names = listing.names;
     if !args.long {
         for name in &names {
             writeln!(out, "{name}")?;
@@ -39,29 +47,41 @@ pub fn ls(session: &mut Session, args: &LsArgs, out: &mut impl Write) -> anyhow:
 }
 
 pub fn stat(session: &mut Session, args: &StatArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let mut others = Vec::new();
+    let session = session.pick(args.file.server.as_ref(), &mut others);
     let size = session
-        .retrying(|client| client.metadata(&args.file))
+        .retrying(|client| client.metadata(&args.file.name))
         .with_context(|| format!("stat {}", args.file))?;
     writeln!(out, "{size}")?;
     Ok(())
 }
 
 pub fn cat(session: &mut Session, args: &CatArgs) -> anyhow::Result<()> {
+    let mut others = Vec::new();
+    let session = session.pick(args.file.server.as_ref(), &mut others);
+    let name = &args.file.name;
     let context = || format!("cat {}", args.file);
     let size = match args.size {
         Some(size) => size,
         None => {
             let file_size = session
-                .retrying(|client| client.metadata(&args.file))
+                .retrying(|client| client.metadata(name))
                 .with_context(context)?;
-            // Past the end, ask anyway: the server's 203 says what is wrong.
+            if args.offset > file_size {
+                // Ask anyway: the server's 203 says what is wrong.
+                let client = session.client().with_context(context)?;
+                let mut nothing = io::sink();
+                client
+                    .slice(name, args.offset, 0, &mut nothing)
+                    .with_context(context)?;
+            }
             file_size.saturating_sub(args.offset)
         }
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let client = session.client().with_context(context)?;
-    let result = fetch(client, &args.file, args.offset, size, &mut out)
+    let result = fetch(client, name, args.offset, size, &mut out)
         .and_then(|()| out.flush().map_err(Error::Write));
     match result {
         // A reader that stopped early (`| head`) is not a failure.
@@ -71,8 +91,8 @@ pub fn cat(session: &mut Session, args: &CatArgs) -> anyhow::Result<()> {
 }
 
 /// Writes `size` bytes of `name` from `offset` to `out`, in pieces of at
-/// most [`PIECE_LEN`]. A zero `size` is still asked for, so that the
-/// server checks the offset.
+/// most [`PIECE_LEN`]. A zero `size` asks for nothing: some servers
+/// refuse a zero-length slice, and there is nothing to fetch.
 pub fn fetch(
     client: &mut Client,
     name: &FileName,
@@ -82,12 +102,10 @@ pub fn fetch(
 ) -> Result<(), Error> {
     let end = offset.saturating_add(size);
     let mut position = offset;
-    loop {
+    while position < end {
         let piece = (end - position).min(PIECE_LEN);
         client.slice(name, position, piece, out)?;
         position += piece;
-        if position >= end {
-            return Ok(());
-        }
     }
+    Ok(())
 }

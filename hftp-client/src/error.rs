@@ -1,8 +1,23 @@
 //! The one error type of the library.
 
-use std::io;
+use std::{fmt, io};
 
 use hftp_proto::{ReplyError, Status};
+
+/// How much of a malformed reply an [`Error::Protocol`] quotes.
+pub const QUOTED_LEN: usize = 80;
+
+/// `: "what arrived"`, escaped, or nothing if nothing arrived.
+struct Quoted<'a>(&'a [u8]);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        write!(f, ": \"{}\"", self.0.escape_ascii())
+    }
+}
 
 /// Why a [`Client`](crate::Client) call failed.
 ///
@@ -21,8 +36,15 @@ pub enum Error {
     Refused(Status),
     /// The reply breaks HFTP (a bad status line, bad base64, a slice of
     /// the wrong length...). The connection cannot be trusted any more.
-    #[error("malformed reply: {0}")]
-    Protocol(ReplyError),
+    #[error("malformed reply: {error}{}", Quoted(received))]
+    Protocol {
+        /// What is wrong.
+        error: ReplyError,
+        /// The start of the line where it went wrong (at most
+        /// [`QUOTED_LEN`] bytes), e.g. an HTTP server's
+        /// `HTTP/1.1 400 Bad Request`; empty if nothing came.
+        received: Vec<u8>,
+    },
     /// No connection could be opened.
     #[error("cannot connect: {0}")]
     Connect(#[source] io::Error),
@@ -48,7 +70,11 @@ impl Error {
     pub fn is_connection_failure(&self) -> bool {
         matches!(
             self,
-            Error::Connect(_) | Error::Io(_) | Error::Closed | Error::Broken | Error::Protocol(_)
+            Error::Connect(_)
+                | Error::Io(_)
+                | Error::Closed
+                | Error::Broken
+                | Error::Protocol { .. }
         )
     }
 
@@ -61,11 +87,16 @@ impl Error {
     }
 }
 
-impl From<ReplyError> for Error {
-    fn from(error: ReplyError) -> Error {
+impl Error {
+    /// The error for a reply that broke HFTP at `received`.
+    pub(crate) fn protocol(error: ReplyError, received: &[u8]) -> Error {
+        let received = &received[..received.len().min(QUOTED_LEN)];
         match error {
             ReplyError::Truncated => Error::Closed,
-            other => Error::Protocol(other),
+            error => Error::Protocol {
+                error,
+                received: received.strip_suffix(b"\r").unwrap_or(received).to_vec(),
+            },
         }
     }
 }

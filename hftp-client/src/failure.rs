@@ -13,6 +13,7 @@ pub mod exit {
     pub const CONNECTION: u8 = 4;
     pub const PROTOCOL: u8 = 5;
     pub const LOCAL: u8 = 6;
+    pub const FILE_CHANGED: u8 = 7;
 }
 
 /// A mistake in how the command was called, found after clap's parsing
@@ -27,6 +28,18 @@ pub struct UsageError(pub String);
 #[error("{0}")]
 pub struct InconsistentReply(pub String);
 
+/// The file's size changed between the start and the end of its
+/// download (exit code 7): nothing is wrong but the timing.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the file changed on the server during the download ({size} bytes, now {size_now}); \
+     try again"
+)]
+pub struct FileChanged {
+    pub size: u64,
+    pub size_now: u64,
+}
+
 /// The exit code of a failure: decided by the innermost typed error.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
@@ -37,7 +50,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 Error::Connect(_) | Error::Io(_) | Error::Closed | Error::Broken => {
                     exit::CONNECTION
                 }
-                Error::Protocol(_) => exit::PROTOCOL,
+                Error::Protocol { .. } => exit::PROTOCOL,
                 Error::Write(_) => exit::LOCAL,
             };
         }
@@ -46,6 +59,9 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         }
         if cause.is::<InconsistentReply>() {
             return exit::PROTOCOL;
+        }
+        if cause.is::<FileChanged>() {
+            return exit::FILE_CHANGED;
         }
     }
     exit::LOCAL
@@ -103,13 +119,19 @@ fn describe(error: &Error, server: &str) -> String {
             format!("{server} closed the connection before the reply was complete")
         }
         Error::Broken => format!("the connection to {server} was lost"),
-        Error::Protocol(error) => format!("malformed reply from {server}: {error}"),
+        Error::Protocol { error, received } if received.is_empty() => {
+            format!("malformed reply from {server}: {error}")
+        }
+        Error::Protocol { error, received } => format!(
+            "malformed reply from {server}: {error}: \"{}\"",
+            received.escape_ascii()
+        ),
         Error::Write(error) => format!("cannot write the data received: {}", io_message(error)),
     }
 }
 
 /// An I/O error without the `(os error N)` suffix, in lower case.
-fn io_message(error: &io::Error) -> String {
+pub fn io_message(error: &io::Error) -> String {
     let text = error.to_string();
     let text = match text.find(" (os error ") {
         Some(at) => &text[..at],
@@ -154,10 +176,14 @@ mod tests {
                 "127.0.0.1:19500 closed the connection before the reply was complete",
             ),
             (
-                Err(Error::Protocol(hftp_proto::ReplyError::BadBase64).into()),
+                Err(Error::Protocol {
+                    error: hftp_proto::ReplyError::BadStatusLine,
+                    received: b"HTTP/1.1 400 Bad Request".to_vec(),
+                }
+                .into()),
                 5,
                 "malformed reply from 127.0.0.1:19500: \
-                 slice body is not valid base64 of the requested size",
+                 malformed status line: \"HTTP/1.1 400 Bad Request\"",
             ),
             (Err(UsageError("bad".into()).into()), 2, "bad"),
             (

@@ -21,6 +21,6 @@
 mod client;
 mod error;
 
-pub use client::Client;
-pub use error::Error;
+pub use client::{AbortHandle, Client, Listing};
+pub use error::{Error, QUOTED_LEN};
 pub use hftp_proto::{FileName, FileNameError, Status};

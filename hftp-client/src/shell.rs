@@ -19,7 +19,7 @@ use rustyline::{CompletionType, Config, Editor, Helper};
 use crate::cli::{SHELL_COMMANDS, ShellCommand, ShellLine};
 use crate::failure::{self, exit};
 use crate::session::Session;
-use crate::{commands, get};
+use crate::{commands, get, interrupt};
 
 /// How long a listing fetched for completion is reused.
 const NAMES_TTL: Duration = Duration::from_secs(5);
@@ -60,6 +60,8 @@ fn run_script(session: &Rc<RefCell<Session>>) -> u8 {
         }
         match run_line(&mut session.borrow_mut(), line) {
             (Flow::Quit, _) => break,
+            // A script stops at Ctrl-C, as a shell script does.
+            (Flow::Continue, Some(interrupt::EXIT_CODE)) => return interrupt::EXIT_CODE,
             (Flow::Continue, Some(failed)) => code = failed,
             (Flow::Continue, None) => {}
         }
@@ -69,7 +71,6 @@ fn run_script(session: &Rc<RefCell<Session>>) -> u8 {
 
 fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
     let config = Config::builder()
-        .auto_add_history(true)
         .completion_type(CompletionType::List)
         .max_history_size(1000)
         .and_then(|builder| Ok(builder.history_ignore_dups(true)?.build()));
@@ -81,7 +82,7 @@ fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
             return exit::LOCAL;
         }
     };
-    restore_default_sigint();
+    take_back_sigint();
     editor.set_helper(Some(ShellHelper {
         session: Rc::clone(session),
         names: RefCell::new(None),
@@ -92,13 +93,13 @@ fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
         // No history yet is fine.
         let _ = editor.load_history(path);
     }
-    let prompt = format!("hftp {}> ", session.borrow().server());
     println!(
         "Server {}. Type `help` for the commands, `quit` to leave.",
         session.borrow().server()
     );
     let mut code = 0;
     loop {
+        let prompt = format!("hftp {}> ", session.borrow().server());
         let line = match editor.readline(&prompt) {
             Ok(line) => line,
             // Ctrl-C drops the line being typed, as in other shells.
@@ -110,18 +111,17 @@ fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
                 break;
             }
         };
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        // Saved before the command runs: Ctrl-C during it ends the shell.
-        if let Some(path) = &history {
-            let _ = editor.save_history(path);
-        }
-        match run_line(&mut session.borrow_mut(), line) {
-            (Flow::Quit, _) => break,
-            (Flow::Continue, Some(failed)) => code = failed,
-            (Flow::Continue, None) => {}
+        // A paste of several lines arrives as one: run each.
+        for line in line.lines().map(str::trim).filter(|line| !line.is_empty()) {
+            let _ = editor.add_history_entry(line);
+            if let Some(path) = &history {
+                let _ = editor.save_history(path);
+            }
+            match run_line(&mut session.borrow_mut(), line) {
+                (Flow::Quit, _) => return code,
+                (Flow::Continue, Some(failed)) => code = failed,
+                (Flow::Continue, None) => {}
+            }
         }
     }
     code
@@ -130,12 +130,27 @@ fn run_interactive(session: &Rc<RefCell<Session>>) -> u8 {
 /// Runs one command line; returns whether to go on, and the exit code of
 /// a failure (already reported on stderr).
 fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
-    let command = match ShellLine::try_parse_from(line.split_whitespace()) {
-        Ok(parsed) => parsed.command,
+    interrupt::reset();
+    if let Some(command) = line.strip_prefix('!') {
+        return (Flow::Continue, run_local(command));
+    }
+    let words = match words(line) {
+        Ok(words) => words,
         Err(error) => {
+            eprintln!("hftp: {error}");
+            return (Flow::Continue, Some(exit::USAGE));
+        }
+    };
+    let command = match ShellLine::try_parse_from(&words) {
+        Ok(parsed) => parsed.command,
+        Err(error) if !error.use_stderr() => {
+            // `help`, `get --help`: not errors.
             let _ = error.print();
-            let failed = error.use_stderr().then_some(exit::USAGE);
-            return (Flow::Continue, failed);
+            return (Flow::Continue, None);
+        }
+        Err(error) => {
+            eprintln!("hftp: {}", usage_error(&error, &words));
+            return (Flow::Continue, Some(exit::USAGE));
         }
     };
     let stdout = io::stdout();
@@ -148,14 +163,82 @@ fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
         ShellCommand::Lpwd => std::env::current_dir()
             .map(|dir| println!("{}", dir.display()))
             .map_err(|error| anyhow::Error::new(error).context("lpwd")),
+        ShellCommand::Open { server } => {
+            session.close();
+            *session = session.elsewhere(server);
+            Ok(())
+        }
         ShellCommand::Quit => return (Flow::Quit, None),
     };
     let _ = stdout.lock().flush();
     match result {
         Ok(()) => (Flow::Continue, None),
+        Err(_) if interrupt::is_set() => {
+            let hint = match &command {
+                ShellCommand::Get(args) => {
+                    format!(" `{}` resumes the download.", get::resume_command(args))
+                }
+                _ => String::new(),
+            };
+            eprintln!("Interrupted.{hint}");
+            (Flow::Continue, Some(interrupt::EXIT_CODE))
+        }
         Err(error) => {
             eprintln!("hftp: {}", failure::message(&error, &session.server()));
             (Flow::Continue, Some(failure::exit_code(&error)))
+        }
+    }
+}
+
+/// A line's words, split as sh splits them, with `~` at the start of a
+/// word made the home directory.
+fn words(line: &str) -> Result<Vec<String>, String> {
+    let words = shell_words::split(line)
+        .map_err(|_| "a quote is not closed: end it, or put a backslash before it".to_string())?;
+    let home = std::env::var("HOME").ok();
+    Ok(words
+        .into_iter()
+        .map(|word| match (&home, word.strip_prefix('~')) {
+            (Some(home), Some(rest)) if rest.is_empty() || rest.starts_with('/') => {
+                format!("{home}{rest}")
+            }
+            _ => word,
+        })
+        .collect())
+}
+
+/// A clap error in the shell's words: `hftp: get: ...`, without clap's
+/// usage block, and pointing at `help`.
+fn usage_error(error: &clap::Error, words: &[String]) -> String {
+    let command = words.first().map_or("", String::as_str);
+    if error.kind() == clap::error::ErrorKind::InvalidSubcommand {
+        return format!("{command}: no such command; `help` lists them");
+    }
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    format!("{command}: {first}; `help {command}` shows its options")
+}
+
+/// `!COMMAND`: runs COMMAND in sh, as other shells' escapes do; returns
+/// the exit code of a failure.
+fn run_local(command: &str) -> Option<u8> {
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .status();
+    match status {
+        Ok(status) if status.success() => None,
+        // Its own messages said why.
+        Ok(status) => Some(
+            status
+                .code()
+                .and_then(|code| u8::try_from(code).ok())
+                .unwrap_or(1),
+        ),
+        Err(error) => {
+            eprintln!("hftp: !: cannot run sh: {error}");
+            Some(exit::LOCAL)
         }
     }
 }
@@ -172,16 +255,21 @@ fn lcd(dir: Option<&PathBuf>) -> anyhow::Result<()> {
 }
 
 /// Rustyline catches SIGINT for as long as the editor lives, which would
-/// make Ctrl-C unable to stop a long download. At the prompt the terminal
-/// is in raw mode, where Ctrl-C arrives as a key, not a signal, so the
-/// editor does not need the handler: give SIGINT its default action back,
-/// so that Ctrl-C during a command ends the shell (a download's `.part`
-/// stays, for `get -c`).
-fn restore_default_sigint() {
+/// leave Ctrl-C unable to stop a command. At the prompt the terminal is in
+/// raw mode, where Ctrl-C arrives as a key, not a signal, so the editor
+/// does not need the handler: put SIGINT back to its default action, then
+/// catch it again our way (see `interrupt`), so that Ctrl-C during a
+/// command stops that command and returns to the prompt. Without the
+/// reset, our handler would chain to rustyline's, whose note of the
+/// signal would surface at some later prompt.
+fn take_back_sigint() {
     // SAFETY: installing the default disposition runs no code of ours in
     // a signal context; rustyline's handler is simply no longer called.
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
+    if let Err(error) = interrupt::install() {
+        eprintln!("hftp: cannot catch Ctrl-C: {error}");
     }
 }
 

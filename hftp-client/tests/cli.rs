@@ -2,22 +2,23 @@
 
 use std::fs;
 
+use crate::util::hftp_anywhere;
 use crate::util::{
-    ARCHIVO, FakeServer, Quirks, RealServer, closed_port, hftp, pattern, served_dir,
+    ARCHIVO, FakeServer, Quirks, RealServer, closed_port, hftp, pattern, served_dir, stderr_when,
 };
 
-const MIB: usize = 1024 * 1024;
+pub const MIB: usize = 1024 * 1024;
 
-fn stdout_of(output: &std::process::Output) -> String {
+pub fn stdout_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr_of(output: &std::process::Output) -> String {
+pub fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The names in a directory, sorted.
-fn entries(dir: &std::path::Path) -> Vec<String> {
+pub fn entries(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .expect("a directory")
         .map(|entry| {
@@ -117,7 +118,8 @@ fn get_into_a_directory() {
         .clone();
     assert_eq!(
         stderr_of(&output),
-        "hftp: -o nowhere: with several files, PATH must be an existing directory\n"
+        "hftp: -o nowhere: with several files, PATH must be a directory (end it with / to \
+         create it with --create-dirs) or - for standard output\n"
     );
 }
 
@@ -199,14 +201,14 @@ fn get_without_continue_starts_over() {
 }
 
 #[test]
-fn continue_after_an_interrupted_parallel_download_starts_over() {
+fn continue_starts_over_when_the_record_of_segments_is_not_one() {
     let big = pattern(2 * MIB, 5);
     let served = served_dir(&[("big.bin", &big)]);
     let server = RealServer::start(served.path());
     let here = tempfile::tempdir().expect("a directory");
-    // What a killed `get -j` leaves: a .part with holes, and its marker.
+    // A .part with holes, and a record of its segments that says nothing.
     fs::write(here.path().join("big.bin.part"), vec![0; 2 * MIB]).expect("a .part");
-    fs::write(here.path().join("big.bin.part.holes"), b"").expect("a marker");
+    fs::write(here.path().join("big.bin.part.segments"), b"").expect("a record");
 
     let output = hftp(server.port(), here.path())
         .args(["get", "-c", "big.bin"])
@@ -257,33 +259,6 @@ fn an_interrupted_download_keeps_its_prefix_and_resumes() {
         .success();
     assert!(fs::read(here.path().join("data.bin")).expect("a file") == data);
     assert_eq!(entries(here.path()), ["data.bin"]);
-}
-
-#[test]
-fn an_interrupted_parallel_download_keeps_a_whole_prefix() {
-    let data = pattern(4 * MIB, 7);
-    let server = FakeServer::start(
-        &[("data.bin", &data)],
-        Quirks {
-            cut_slices: 1,
-            ..Quirks::default()
-        },
-    );
-    let here = tempfile::tempdir().expect("a directory");
-
-    hftp(server.port(), here.path())
-        .args(["get", "-j", "4", "data.bin"])
-        .assert()
-        .code(4);
-    assert_eq!(entries(here.path()), ["data.bin.part"]);
-    let part = fs::read(here.path().join("data.bin.part")).expect("a .part");
-    assert!(part[..] == data[..part.len()]);
-
-    hftp(server.port(), here.path())
-        .args(["get", "-c", "-j", "4", "data.bin"])
-        .assert()
-        .success();
-    assert!(fs::read(here.path().join("data.bin")).expect("a file") == data);
 }
 
 #[test]
@@ -440,4 +415,155 @@ fn host_and_port_from_the_environment() {
         .assert()
         .success()
         .stdout("archivo.txt\n");
+}
+
+#[test]
+fn ls_shows_every_name_when_one_is_outside_the_charset() {
+    // As a Python course server lists a file whose name has a space.
+    let server = FakeServer::start(
+        &[("a.txt", b"a".as_slice()), ("b.txt", b"bb")],
+        Quirks {
+            listed_too: &[b"my file.txt"],
+            ..Quirks::default()
+        },
+    );
+    let here = tempfile::tempdir().expect("a directory");
+    for (args, listed) in [
+        (&["ls"][..], "a.txt\nb.txt\n"),
+        (&["ls", "-l"], "1  a.txt\n2  b.txt\n"),
+    ] {
+        hftp(server.port(), here.path())
+            .args(args)
+            .assert()
+            .success()
+            .stdout(listed)
+            .stderr(
+                "hftp: ls: \"my file.txt\" is listed, but is not a valid HFTP name: \
+                 it cannot be requested\n",
+            );
+    }
+}
+
+#[test]
+fn a_malformed_reply_is_quoted() {
+    let server = FakeServer::start(
+        &[],
+        Quirks {
+            garbage: Some(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"),
+            ..Quirks::default()
+        },
+    );
+    let here = tempfile::tempdir().expect("a directory");
+    let stderr = stderr_when(hftp(server.port(), here.path()).arg("ls"), 5);
+    assert_eq!(
+        stderr,
+        format!(
+            "hftp: ls: malformed reply from 127.0.0.1:{}: malformed status line: \
+             \"HTTP/1.1 400 Bad Request\"\n",
+            server.port()
+        )
+    );
+}
+
+#[test]
+fn hosts_with_ports_and_urls() {
+    let served = served_dir(&[("archivo.txt", ARCHIVO)]);
+    let server = RealServer::start(served.path());
+    let here = tempfile::tempdir().expect("a directory");
+    let port = server.port();
+    let closed = closed_port();
+
+    // -H with a port wins over -p (here, the closed port).
+    let anywhere = || assert_cmd::Command::from_std(hftp_anywhere(here.path()));
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("hftp://127.0.0.1:{port}"),
+    ] {
+        anywhere()
+            .args([
+                "-p",
+                &closed.to_string(),
+                "-H",
+                &host,
+                "stat",
+                "archivo.txt",
+            ])
+            .assert()
+            .success()
+            .stdout("41\n");
+    }
+    // A file named by its URL, on another server than -H's.
+    let url = format!("hftp://127.0.0.1:{port}/archivo.txt");
+    hftp(closed, here.path())
+        .args(["get", &url])
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read(here.path().join("archivo.txt")).expect("a file"),
+        ARCHIVO
+    );
+    hftp(closed, here.path())
+        .args(["cat", &url, "--size", "4"])
+        .assert()
+        .success()
+        .stdout("!Que");
+    // Messages name the server as it was given, brackets and all.
+    let stderr =
+        crate::util::stderr_when(anywhere().args(["-H", &format!("[::1]:{closed}"), "ls"]), 4);
+    assert!(
+        stderr.starts_with(&format!("hftp: ls: cannot connect to [::1]:{closed}: ")),
+        "{stderr}"
+    );
+    let stderr = crate::util::stderr_when(
+        hftp(closed, here.path()).args(["get", &format!("hftp://127.0.0.1:{closed}/a.txt")]),
+        4,
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "hftp: get hftp://127.0.0.1:{closed}/a.txt: cannot connect to \
+             127.0.0.1:{closed}: connection refused\n"
+        )
+    );
+}
+
+#[test]
+fn completion_scripts_and_the_manual_page_come_from_the_flags() {
+    let here = tempfile::tempdir().expect("a directory");
+    for shell in ["bash", "zsh", "fish"] {
+        let output = hftp(closed_port(), here.path())
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let script = stdout_of(&output);
+        for needle in ["get", "stat", "continue", "create-dirs"] {
+            assert!(script.contains(needle), "{shell}: no {needle:?}");
+        }
+    }
+    // The bash script is at least valid bash, where bash is there to say.
+    if let Ok(bash) = std::process::Command::new("bash")
+        .args(["-n", "-c"])
+        .arg(stdout_of(
+            &hftp(closed_port(), here.path())
+                .args(["completions", "bash"])
+                .output()
+                .expect("hftp runs"),
+        ))
+        .status()
+    {
+        assert!(bash.success(), "bash -n rejects the completion script");
+    }
+    let output = hftp(closed_port(), here.path())
+        .arg("man")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let page = stdout_of(&output);
+    assert!(page.contains(".TH hftp 1"), "{page}");
+    for needle in ["\\-\\-host", "get", "Exit codes"] {
+        assert!(page.contains(needle), "{needle:?} not in the manual page");
+    }
 }

@@ -187,22 +187,43 @@ fn a_body_cut_short_is_an_error_and_breaks_the_connection() {
 
 #[test]
 fn a_malformed_reply_is_a_protocol_error() {
-    let cases: [(&[u8], ReplyError); 3] = [
-        (b"OK 0\r\n", ReplyError::BadStatusLine),
-        (b"204 NEW STATUS\r\n", ReplyError::UnknownStatus(204)),
-        (b"0 OK\r\nnot a size\r\n", ReplyError::BadSize),
+    let cases: [(&[u8], ReplyError, &[u8]); 4] = [
+        (b"OK 0\r\n", ReplyError::BadStatusLine, b"OK 0"),
+        (
+            b"204 NEW STATUS\r\n",
+            ReplyError::UnknownStatus(204),
+            b"204 NEW STATUS",
+        ),
+        (
+            b"0 OK\r\nnot a size\r\n",
+            ReplyError::BadSize,
+            b"not a size",
+        ),
+        (
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+            ReplyError::BadStatusLine,
+            b"HTTP/1.1 400 Bad Request",
+        ),
     ];
-    for (garbage, expected) in cases {
+    // Whole, and a byte at a time: the quote is the whole line either way.
+    for ((garbage, expected, quoted), trickle) in cases
+        .into_iter()
+        .flat_map(|case| [(case.clone(), false), (case, true)])
+    {
         let server = FakeServer::start(
             &[],
             Quirks {
                 garbage: Some(garbage),
+                trickle,
                 ..Quirks::default()
             },
         );
         let mut client = Client::connect(server.addr, TIMEOUT).expect("a connection");
         match client.metadata(&name("x")) {
-            Err(Error::Protocol(error)) => assert_eq!(error, expected),
+            Err(Error::Protocol { error, received }) => {
+                assert_eq!(error, expected);
+                assert_eq!(received, quoted, "{garbage:?}, trickle: {trickle}");
+            }
             other => panic!("{garbage:?}: {other:?}"),
         }
         assert!(client.is_broken());
@@ -256,4 +277,52 @@ fn a_silent_server_times_out() {
         matches!(&error, Error::Io(e) if e.kind() == io::ErrorKind::TimedOut),
         "{error:?}"
     );
+}
+
+#[test]
+fn the_library_alone_depends_on_hftp_proto_and_thiserror_only() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "hftp-client",
+            "--no-default-features",
+        ])
+        .args([
+            "-e", "normal", "--depth", "1", "--prefix", "none", "--format", "{p}",
+        ])
+        .output()
+        .expect("cargo tree runs");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut crates: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.split(' ').next())
+        .collect();
+    crates.sort_unstable();
+    assert_eq!(crates, ["hftp-client", "hftp-proto", "thiserror"]);
+}
+
+#[test]
+fn a_listed_name_outside_the_charset_does_not_hide_the_others() {
+    let server = FakeServer::start(
+        &[("a.txt", b"a"), ("b.txt", b"b")],
+        Quirks {
+            listed_too: &[b"my file.txt", b"caf\xc3\xa9"],
+            ..Quirks::default()
+        },
+    );
+    let mut client = Client::connect(server.addr, TIMEOUT).expect("a connection");
+    let listing = client.listing().expect("a listing");
+    assert_eq!(listing.names, [name("a.txt"), name("b.txt")]);
+    assert_eq!(listing.invalid, [&b"my file.txt"[..], b"caf\xc3\xa9"]);
+    assert_eq!(
+        client.list().expect("a listing"),
+        [name("a.txt"), name("b.txt")]
+    );
+    // The connection goes on.
+    assert_eq!(client.metadata(&name("b.txt")).expect("a size"), 1);
 }

@@ -136,3 +136,44 @@ fn a_lost_connection_is_opened_again() {
     );
     assert!(server.connections.load(Ordering::SeqCst) >= 3);
 }
+
+#[test]
+fn quotes_tilde_bang_and_open() {
+    let first = served_dir(&[("archivo.txt", ARCHIVO)]);
+    let first = RealServer::start(first.path());
+    let second = served_dir(&[("b.txt", b"bee")]);
+    let second = RealServer::start(second.path());
+    let here = tempfile::tempdir().expect("a directory");
+    fs::create_dir_all(here.path().join("home/my dir")).expect("a directory");
+
+    let script = format!(
+        "lcd ~/'my dir'\n\
+         get archivo.txt -o \"copy of archivo.txt\"\n\
+         !printf 'from sh\\n'\n\
+         open 127.0.0.1:{}\n\
+         stat b.txt\n\
+         frobnicate\n\
+         get -j 0 b.txt\n\
+         stat 'unclosed\n",
+        second.port()
+    );
+    let output = hftp(first.port(), here.path())
+        .env("HOME", here.path().join("home"))
+        .write_stdin(script)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert_eq!(text(&output.stdout), "from sh\n3\n");
+    assert_eq!(
+        text(&output.stderr),
+        "hftp: frobnicate: no such command; `help` lists them\n\
+         hftp: get: invalid value '0' for '--parallel <N>': 0 is not in 1..=64; \
+         `help get` shows its options\n\
+         hftp: a quote is not closed: end it, or put a backslash before it\n"
+    );
+    assert_eq!(
+        fs::read(here.path().join("home/my dir/copy of archivo.txt")).expect("a file"),
+        ARCHIVO
+    );
+}

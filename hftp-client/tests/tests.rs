@@ -4,6 +4,8 @@
 //! fake server with other habits (see `util`).
 
 mod cli;
+mod get;
 mod library;
 mod shell;
+mod terminal;
 mod util;

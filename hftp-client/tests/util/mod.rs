@@ -19,7 +19,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use hftp_proto::{
@@ -140,6 +140,20 @@ pub struct Quirks {
     pub silent: bool,
     /// Close the connection after answering this many requests.
     pub requests_per_connection: Option<usize>,
+    /// Lines to list first, before the files' names: names that are not
+    /// valid in HFTP, as a careless server lists them.
+    pub listed_too: &'static [&'static [u8]],
+    /// Send `0 OK` and half the body of every slice, then nothing more
+    /// until the client closes the connection.
+    pub stall_slices: bool,
+    /// Refuse every non-empty `get_slice` with this status.
+    pub refuse_slices: Option<Status>,
+    /// Refuse a zero-length `get_slice` with 201, as some course servers
+    /// do.
+    pub refuse_empty_slices: bool,
+    /// After the first slice reply, the file of this name holds these
+    /// bytes instead: it changed during the download.
+    pub change_after_first_slice: Option<(&'static str, Vec<u8>)>,
 }
 
 /// An in-process HFTP server over in-memory files, on an ephemeral port
@@ -148,31 +162,64 @@ pub struct FakeServer {
     pub addr: SocketAddr,
     /// Connections accepted so far.
     pub connections: Arc<AtomicUsize>,
+    /// The `(offset, size)` of every `get_slice` received so far.
+    pub slices: Arc<Mutex<Vec<(u64, u64)>>>,
+    /// How many slice replies have stalled (see [`Quirks::stall_slices`]).
+    stalled: Arc<(Mutex<usize>, Condvar)>,
 }
 
 impl FakeServer {
     pub fn start(files: &[(&str, &[u8])], quirks: Quirks) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a listening socket");
         let addr = listener.local_addr().expect("its address");
-        let files: BTreeMap<FileName, Vec<u8>> = files
+        let files: BTreeMap<FileName, Arc<Vec<u8>>> = files
             .iter()
-            .map(|(name, data)| (FileName::new(name).expect("a valid name"), data.to_vec()))
+            .map(|(name, data)| {
+                let name = FileName::new(name).expect("a valid name");
+                (name, Arc::new(data.to_vec()))
+            })
             .collect();
-        let files = Arc::new(files);
-        let cuts_left = Arc::new(Mutex::new(quirks.cut_slices));
+        let state = Arc::new(State {
+            files: Mutex::new(files),
+            cuts_left: Mutex::new(quirks.cut_slices),
+            slices: Arc::new(Mutex::new(Vec::new())),
+            stalled: Arc::new((Mutex::new(0), Condvar::new())),
+        });
+        let slices = Arc::clone(&state.slices);
+        let stalled = Arc::clone(&state.stalled);
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&connections);
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 counter.fetch_add(1, Ordering::SeqCst);
-                let files = Arc::clone(&files);
+                let state = Arc::clone(&state);
                 let quirks = quirks.clone();
-                let cuts_left = Arc::clone(&cuts_left);
-                thread::spawn(move || serve(stream, &files, &quirks, &cuts_left));
+                thread::spawn(move || serve(stream, &state, &quirks));
             }
         });
-        FakeServer { addr, connections }
+        FakeServer {
+            addr,
+            connections,
+            slices,
+            stalled,
+        }
+    }
+
+    /// Waits until `count` slice replies have stalled: their first half
+    /// is sent, and the client is waiting for the rest.
+    pub fn wait_for_stalls(&self, count: usize) {
+        let (stalled, changed) = &*self.stalled;
+        let stalled = stalled.lock().expect("the stall counter");
+        let _stalled = changed
+            .wait_while(stalled, |stalled| *stalled < count)
+            .expect("the stall counter");
+    }
+
+    /// The `(offset, size)` of the slices asked for so far, in the order
+    /// they arrived.
+    pub fn slices_asked(&self) -> Vec<(u64, u64)> {
+        self.slices.lock().expect("the slice log").clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -180,12 +227,15 @@ impl FakeServer {
     }
 }
 
-fn serve(
-    mut stream: TcpStream,
-    files: &BTreeMap<FileName, Vec<u8>>,
-    quirks: &Quirks,
-    cuts_left: &Mutex<usize>,
-) {
+/// What a [`FakeServer`]'s connections share.
+struct State {
+    files: Mutex<BTreeMap<FileName, Arc<Vec<u8>>>>,
+    cuts_left: Mutex<usize>,
+    slices: Arc<Mutex<Vec<(u64, u64)>>>,
+    stalled: Arc<(Mutex<usize>, Condvar)>,
+}
+
+fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
     let mut decoder = RequestDecoder::new();
     let mut input = vec![0; 64 * 1024];
     let mut answered = 0;
@@ -209,10 +259,16 @@ fn serve(
                 out.extend_from_slice(garbage);
                 continue;
             }
+            let files = state.files.lock().expect("the files").clone();
             match event {
                 Event::Request(Request::GetFileListing) => {
                     let mut names: Vec<FileName> = files.keys().copied().collect();
+                    let at = out.len() + "0 OK\r\n".len();
                     encode_listing(&mut names, &mut out);
+                    for line in quirks.listed_too.iter().rev() {
+                        let line = [line, &b"\r\n"[..]].concat();
+                        out.splice(at..at, line);
+                    }
                 }
                 Event::Request(Request::GetMetadata { name }) => match files.get(&name) {
                     Some(data) => encode_metadata(data.len() as u64, &mut out),
@@ -226,6 +282,11 @@ fn serve(
                 Event::Request(Request::GetSlice {
                     name, offset, size, ..
                 }) => {
+                    state
+                        .slices
+                        .lock()
+                        .expect("the slice log")
+                        .push((offset, size));
                     let Some(data) = files.get(&name) else {
                         encode_status(Status::FileNotFound, &mut out);
                         continue;
@@ -234,15 +295,47 @@ fn serve(
                         encode_status(status, &mut out);
                         continue;
                     }
+                    match quirks.refuse_slices {
+                        Some(status) if size > 0 => {
+                            encode_status(status, &mut out);
+                            close = status.is_fatal();
+                            continue;
+                        }
+                        _ if size == 0 && quirks.refuse_empty_slices => {
+                            encode_status(Status::InvalidArguments, &mut out);
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    if let Some((changed, data)) = &quirks.change_after_first_slice {
+                        let changed = FileName::new(changed).expect("a valid name");
+                        state
+                            .files
+                            .lock()
+                            .expect("the files")
+                            .insert(changed, Arc::new(data.clone()));
+                    }
                     let slice = &data[offset as usize..][..size as usize];
                     let cut = {
-                        let mut cuts_left = cuts_left.lock().expect("the cut counter");
+                        let mut cuts_left = state.cuts_left.lock().expect("the cut counter");
                         let cut = *cuts_left > 0;
                         *cuts_left = cuts_left.saturating_sub(1);
                         cut
                     };
                     let before = out.len();
                     encode_slice(slice, quirks.body_line_len, &mut out);
+                    if quirks.stall_slices {
+                        let body = out.len() - before - "0 OK\r\n".len();
+                        out.truncate(out.len() - body / 2);
+                        if stream.write_all(&out).is_ok() {
+                            let (stalled, changed) = &*state.stalled;
+                            *stalled.lock().expect("the stall counter") += 1;
+                            changed.notify_all();
+                            // Until the client goes away.
+                            while matches!(stream.read(&mut input), Ok(n) if n > 0) {}
+                        }
+                        return;
+                    }
                     if cut {
                         let body = out.len() - before - "0 OK\r\n".len();
                         out.truncate(out.len() - body / 2);
@@ -303,13 +396,45 @@ pub fn closed_port() -> u16 {
 /// The `hftp` binary, set to talk to `port` on 127.0.0.1 and to run in
 /// `dir`, with no HFTP_* variables from the environment.
 pub fn hftp(port: u16, dir: &Path) -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::new(env!("CARGO_BIN_EXE_hftp"));
+    assert_cmd::Command::from_std(hftp_command(port, dir))
+}
+
+/// [`hftp`] as a plain [`Command`], for runners other than assert_cmd.
+pub fn hftp_command(port: u16, dir: &Path) -> Command {
+    let mut command = hftp_anywhere(dir);
+    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    command
+}
+
+/// [`hftp`] with no server named, in `dir`.
+pub fn hftp_anywhere(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hftp"));
     command
         .current_dir(dir)
         .env_remove("HFTP_HOST")
         .env_remove("HFTP_PORT")
         .env_remove("HFTP_TIMEOUT")
-        .env("HFTP_HISTORY", dir.join(".hftp_history"))
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        .env("HFTP_HISTORY", dir.join(".hftp_history"));
     command
+}
+
+/// Runs `command`, checks that it exits with `code`, and returns what it
+/// wrote on stderr.
+pub fn stderr_when(command: &mut assert_cmd::Command, code: i32) -> String {
+    let output = command.assert().code(code).get_output().clone();
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Checks that the file at `path` holds `expected` (without printing
+/// megabytes when it does not).
+#[track_caller]
+pub fn assert_file(path: &Path, expected: &[u8]) {
+    let got = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    assert!(
+        got == expected,
+        "{} holds {} bytes, not the {} expected",
+        path.display(),
+        got.len(),
+        expected.len()
+    );
 }

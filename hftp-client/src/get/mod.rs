@@ -1,0 +1,628 @@
+//! `get`: downloads that never leave a wrong file under the final name,
+//! and never replace what is not a regular file.
+//!
+//! A regular file is written into `NAME.part` beside it and renamed only
+//! once its size is the size the server announced (see `destination` for
+//! devices, FIFOs, links and standard output, which are written through).
+//! `-c` resumes from the `.part`'s length, which is only right if the
+//! `.part` holds a prefix of the file with no holes. A sequential
+//! download writes in order, so that holds. A parallel one writes its
+//! segments at their offsets and keeps a record of each segment's
+//! progress beside the `.part` (`segments`) for as long as the `.part`
+//! may have holes, so a killed `get -j` resumes each segment.
+
+mod destination;
+mod segments;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use hftp_client::{Error, FileName, Status};
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::cli::GetArgs;
+use crate::commands::fetch;
+use crate::failure::{FileChanged, InconsistentReply};
+use crate::session::Session;
+use destination::{Destination, DestinationError, Output};
+use segments::{Segment, SegmentLog};
+
+/// A parallel download gives each connection at least this much.
+const MIN_SEGMENT_LEN: u64 = 1024 * 1024;
+
+/// How many of a `.part`'s last bytes `-c` checks against the server.
+const RESUME_CHECK_LEN: u64 = 64 * 1024;
+
+/// Bytes buffered before a write to the `.part`; a parallel download
+/// records a segment's progress at each such write.
+const WRITE_BUFFER_LEN: usize = 1024 * 1024;
+
+pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
+    let names: Vec<FileName> = args.files.iter().map(|file| file.name).collect();
+    let destinations = destination::destinations(
+        &names,
+        Output {
+            path: args.output.as_deref(),
+            create_dirs: args.create_dirs,
+        },
+    )
+    .map_err(|error| match error {
+        DestinationError::Usage(error) => anyhow::Error::new(error),
+        DestinationError::Local(text) => anyhow::Error::msg(text),
+    })?;
+    let show_progress = io::stderr().is_terminal();
+    let mut others = Vec::new();
+    for (file, destination) in args.files.iter().zip(&destinations) {
+        let session = session.pick(file.server.as_ref(), &mut others);
+        download(session, &file.name, destination, args, show_progress)
+            .with_context(|| format!("get {file}"))?;
+    }
+    for mut other in others {
+        other.close();
+    }
+    Ok(())
+}
+
+/// The `get` command that resumes what `args` started, as one types it.
+pub fn resume_command(args: &GetArgs) -> String {
+    let mut command = String::from("get -c");
+    for file in &args.files {
+        command.push(' ');
+        command.push_str(&file.to_string());
+    }
+    if let Some(output) = &args.output {
+        command.push_str(" -o ");
+        command.push_str(&output.to_string_lossy());
+    }
+    command
+}
+
+/// What a resumed download starts from.
+enum Plan {
+    /// The final file is already the server's file.
+    Complete,
+    /// The `.part` holds this many bytes of the file, in order.
+    Prefix(u64),
+    /// A parallel download's `.part`, and how far its segments got.
+    Segments(Vec<Segment>),
+}
+
+fn download(
+    session: &mut Session,
+    name: &FileName,
+    destination: &Destination,
+    args: &GetArgs,
+    show_progress: bool,
+) -> anyhow::Result<()> {
+    let size = session.retrying(|client| client.metadata(name))?;
+    match destination {
+        Destination::Stdout => {
+            let stdout = io::stdout();
+            let mut out = stdout.lock();
+            through(session, name, size, &mut out, show_progress)
+        }
+        Destination::Through { path } => {
+            // Neither created nor truncated: it is a device or a FIFO.
+            let mut out = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            through(session, name, size, &mut out, show_progress)
+        }
+        Destination::File { path, part } => {
+            to_file(session, name, size, path, part, args, show_progress)
+        }
+    }
+}
+
+/// Writes the whole file, in order, to a destination that is no regular
+/// file: nothing to resume, nothing to rename.
+fn through(
+    session: &mut Session,
+    name: &FileName,
+    size: u64,
+    out: &mut impl Write,
+    show_progress: bool,
+) -> anyhow::Result<()> {
+    let bar = progress_bar(name, size, 0, show_progress);
+    let mut out = Progress {
+        inner: BufWriter::with_capacity(WRITE_BUFFER_LEN, out),
+        bar: &bar,
+    };
+    let result = session
+        .client()
+        .and_then(|client| fetch(client, name, 0, size, &mut out))
+        .and_then(|()| out.flush().map_err(Error::Write));
+    finish_bar(&bar, result.is_ok(), name, size, show_progress);
+    result.map_err(|error| changed_or(session, name, size, error))
+}
+
+fn to_file(
+    session: &mut Session,
+    name: &FileName,
+    size: u64,
+    path: &Path,
+    part: &Path,
+    args: &GetArgs,
+    show_progress: bool,
+) -> anyhow::Result<()> {
+    let record = destination::segments_path(part);
+    let plan = if args.resume {
+        resume_plan(session, name, size, path, part, &record)?
+    } else {
+        remove_if_there(&record)?;
+        Plan::Prefix(0)
+    };
+    let created = !part.exists();
+    let file = match &plan {
+        Plan::Complete => {
+            eprintln!("{name}: {} is already complete", path.display());
+            return Ok(());
+        }
+        Plan::Prefix(start) => {
+            let file = open_part(part)?;
+            file.set_len(*start)
+                .with_context(|| format!("cannot truncate {}", part.display()))?;
+            file
+        }
+        Plan::Segments(_) => open_part(part)?,
+    };
+    let start = match &plan {
+        Plan::Prefix(start) => *start,
+        Plan::Segments(segments) => size - segments.iter().map(|s| s.to - s.done).sum::<u64>(),
+        Plan::Complete => size,
+    };
+    if start > 0 {
+        eprintln!(
+            "{name}: resuming at {} of {}",
+            HumanBytes(start),
+            HumanBytes(size)
+        );
+    }
+    let bar = progress_bar(name, size, start, show_progress);
+    let transferred = match plan {
+        Plan::Segments(segments) => SegmentLog::reopen(&record)
+            .with_context(|| format!("cannot open {}", record.display()))
+            .and_then(|log| parallel(session, name, &file, log, segments, &bar)),
+        Plan::Prefix(start) => {
+            let segments = u64::from(args.parallel).min((size - start) / MIN_SEGMENT_LEN);
+            if segments > 1 {
+                file.set_len(size)
+                    .with_context(|| format!("cannot extend {}", part.display()))?;
+                let segments = split(start, size, segments);
+                SegmentLog::create(&record, size, &segments)
+                    .with_context(|| format!("cannot create {}", record.display()))
+                    .and_then(|log| parallel(session, name, &file, log, segments, &bar))
+            } else {
+                sequential(session, name, &file, start, size, &bar).map_err(anyhow::Error::from)
+            }
+        }
+        Plan::Complete => Ok(()),
+    };
+    finish_bar(&bar, transferred.is_ok(), name, size - start, show_progress);
+    if let Err(error) = transferred {
+        let refused = error
+            .downcast_ref::<Error>()
+            .is_some_and(|error| error.status().is_some());
+        // A refusal leaves nothing behind that this run made; the bytes
+        // of an earlier run, or of a lost connection, stay for `-c`.
+        if refused && created {
+            let _ = fs::remove_file(part);
+            let _ = fs::remove_file(&record);
+        }
+        let error = match error.downcast::<Error>() {
+            Ok(error) => changed_or(session, name, size, error),
+            Err(other) => other,
+        };
+        if error.is::<FileChanged>() {
+            // The bytes may mix two versions of the file: worthless to
+            // resume.
+            let _ = fs::remove_file(part);
+            let _ = fs::remove_file(&record);
+        }
+        return Err(error);
+    }
+    file.sync_all()
+        .with_context(|| format!("cannot write {}", part.display()))?;
+    drop(file);
+    let received = fs::metadata(part)
+        .with_context(|| format!("cannot read {}", part.display()))?
+        .len();
+    if received != size {
+        return Err(InconsistentReply(format!(
+            "received {received} bytes but the server announced {size}; {} kept",
+            part.display()
+        ))
+        .into());
+    }
+    let size_now = session.retrying(|client| client.metadata(name))?;
+    if size_now != size {
+        let _ = fs::remove_file(part);
+        return Err(FileChanged { size, size_now }.into());
+    }
+    fs::rename(part, path)
+        .with_context(|| format!("cannot rename {} to {}", part.display(), path.display()))?;
+    Ok(())
+}
+
+/// A failed transfer, unless it failed because the file changed on the
+/// server: a short reply (the server closes when a file shrinks
+/// mid-slice) or a 203 for a range that was inside the file a moment ago
+/// is told apart by asking for the size again.
+fn changed_or(session: &mut Session, name: &FileName, size: u64, error: Error) -> anyhow::Error {
+    let may_have_changed = matches!(
+        error,
+        Error::Closed | Error::Refused(Status::OffsetExceedsFileSize)
+    );
+    if may_have_changed {
+        if let Ok(size_now) = session.retrying(|client| client.metadata(name)) {
+            if size_now != size {
+                return FileChanged { size, size_now }.into();
+            }
+        }
+    }
+    error.into()
+}
+
+fn open_part(part: &Path) -> anyhow::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(part)
+        .with_context(|| format!("cannot open {}", part.display()))
+}
+
+fn remove_if_there(path: &Path) -> anyhow::Result<()> {
+    match fs::remove_file(path) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => {
+            Err(error).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What `-c` can trust, saying on stderr why when it starts over.
+///
+/// HFTP carries no checksum or date, so the last bytes (up to
+/// [`RESUME_CHECK_LEN`]) of what is kept are compared with the server's:
+/// a file changed since the interrupted run, or a stray file under the
+/// `.part`'s name, starts over instead of being completed into a mix.
+fn resume_plan(
+    session: &mut Session,
+    name: &FileName,
+    size: u64,
+    path: &Path,
+    part: &Path,
+    record: &Path,
+) -> anyhow::Result<Plan> {
+    let note = |why: &str| eprintln!("hftp: get {name}: {why}; starting over");
+    let part_len = match fs::metadata(part) {
+        Ok(metadata) => Some(metadata.len()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot read {}", part.display()));
+        }
+    };
+    if record.exists() {
+        let segments =
+            segments::read(record).with_context(|| format!("cannot read {}", record.display()))?;
+        match segments {
+            Some((recorded, segments)) if recorded == size && part_len == Some(size) => {
+                let file =
+                    File::open(part).with_context(|| format!("cannot read {}", part.display()))?;
+                let mut whole = true;
+                for segment in &segments {
+                    whole &= ends_like(session, name, &file, segment.from, segment.done)?;
+                }
+                if whole {
+                    return Ok(Plan::Segments(segments));
+                }
+                note(&format!(
+                    "a segment of {} differs from the file on the server",
+                    part.display()
+                ));
+            }
+            Some(_) => note("the file's size changed since the interrupted download"),
+            None => note(&format!("{} is not a record of segments", record.display())),
+        }
+        fs::remove_file(record).with_context(|| format!("cannot remove {}", record.display()))?;
+        return Ok(Plan::Prefix(0));
+    }
+    let Some(have) = part_len else {
+        // Nothing to resume: the final file may already be the whole file.
+        let complete = match File::open(path) {
+            Ok(file) => {
+                file.metadata()
+                    .is_ok_and(|m| m.is_file() && m.len() == size)
+                    && ends_like(session, name, &file, 0, size)?
+            }
+            Err(_) => false,
+        };
+        return Ok(if complete {
+            Plan::Complete
+        } else {
+            Plan::Prefix(0)
+        });
+    };
+    if have > size {
+        note(&format!(
+            "{} is larger than the file on the server",
+            part.display()
+        ));
+        return Ok(Plan::Prefix(0));
+    }
+    let file = File::open(part).with_context(|| format!("cannot read {}", part.display()))?;
+    if !ends_like(session, name, &file, 0, have)? {
+        note(&format!(
+            "the end of {} differs from the file on the server",
+            part.display()
+        ));
+        return Ok(Plan::Prefix(0));
+    }
+    Ok(Plan::Prefix(have))
+}
+
+/// Whether the bytes `[from, to)` of `file` end like the same bytes of
+/// the server's file.
+fn ends_like(
+    session: &mut Session,
+    name: &FileName,
+    file: &File,
+    from: u64,
+    to: u64,
+) -> anyhow::Result<bool> {
+    let check = (to - from).min(RESUME_CHECK_LEN);
+    if check == 0 {
+        return Ok(true);
+    }
+    let mut ours = vec![0; usize::try_from(check).unwrap_or(0)];
+    file.read_exact_at(&mut ours, to - check)
+        .context("cannot read the file to resume")?;
+    let mut theirs = Vec::with_capacity(ours.len());
+    session.retrying(|client| {
+        theirs.clear();
+        client.slice(name, to - check, check, &mut theirs)
+    })?;
+    Ok(ours == theirs)
+}
+
+fn sequential(
+    session: &mut Session,
+    name: &FileName,
+    file: &File,
+    start: u64,
+    size: u64,
+    bar: &ProgressBar,
+) -> Result<(), Error> {
+    let mut out = Progress {
+        inner: BufWriter::with_capacity(WRITE_BUFFER_LEN, AtOffset::new(file, start)),
+        bar,
+    };
+    let result = session
+        .client()
+        .and_then(|client| fetch(client, name, start, size - start, &mut out));
+    // Keep what arrived before a failure: `-c` resumes from it.
+    let flushed = out.flush().map_err(Error::Write);
+    result.and(flushed)
+}
+
+/// Fetches the unfinished segments over a connection each, recording
+/// their progress in `log`. The record is removed once every segment is
+/// whole; after a failure it stays, for `-c`.
+fn parallel(
+    session: &Session,
+    name: &FileName,
+    file: &File,
+    log: SegmentLog,
+    segments: Vec<Segment>,
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
+    let unfinished: Vec<usize> = (0..segments.len())
+        .filter(|&index| segments[index].done < segments[index].to)
+        .collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(unfinished.len().max(1))
+        .build()
+        .context("cannot start the download threads")?;
+    let log = Mutex::new(log);
+    let result = pool.install(|| {
+        unfinished.par_iter().try_for_each(|&index| {
+            let segment = segments[index];
+            let mut client = session.connect()?;
+            let mut out = Progress {
+                inner: SegmentWriter {
+                    file,
+                    log: &log,
+                    index,
+                    segment,
+                    buffer: Vec::with_capacity(WRITE_BUFFER_LEN),
+                },
+                bar,
+            };
+            let result = fetch(
+                &mut client,
+                name,
+                segment.done,
+                segment.to - segment.done,
+                &mut out,
+            );
+            let flushed = out.flush().map_err(Error::Write);
+            result.and(flushed)?;
+            // The segment is safely written; how the server takes
+            // leave does not matter.
+            let _ = client.quit();
+            Ok::<(), Error>(())
+        })
+    });
+    result?;
+    let log = log
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    log.remove()
+        .context("cannot remove the record of segments")?;
+    Ok(())
+}
+
+/// `[start, end)` cut into `count` consecutive segments of near-equal
+/// length, none written yet.
+fn split(start: u64, end: u64, count: u64) -> Vec<Segment> {
+    let len = u128::from(end - start);
+    let at = |index: u64| start + (len * u128::from(index) / u128::from(count)) as u64;
+    (0..count)
+        .map(|index| Segment {
+            from: at(index),
+            to: at(index + 1),
+            done: at(index),
+        })
+        .collect()
+}
+
+fn progress_bar(name: &FileName, size: u64, start: u64, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+    )
+    .map(|style| style.progress_chars("=> "))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let bar = ProgressBar::new(size)
+        .with_style(style)
+        .with_message(name.to_string());
+    bar.set_position(start);
+    bar
+}
+
+/// Leaves a failed transfer's bar as it stands, so that the error's line
+/// comes after it; replaces a finished one by a line of totals.
+fn finish_bar(bar: &ProgressBar, ok: bool, name: &FileName, fetched: u64, show: bool) {
+    if !ok {
+        bar.abandon();
+        return;
+    }
+    if show {
+        bar.finish_and_clear();
+        let elapsed = bar.elapsed();
+        let rate = fetched as f64 / elapsed.as_secs_f64().max(1e-3);
+        eprintln!(
+            "{name}: {} in {:.1}s ({}/s)",
+            HumanBytes(fetched),
+            elapsed.as_secs_f64(),
+            HumanBytes(rate as u64)
+        );
+    }
+}
+
+/// Writes at consecutive offsets of a file shared with other writers.
+struct AtOffset<'a> {
+    file: &'a File,
+    offset: u64,
+}
+
+impl<'a> AtOffset<'a> {
+    fn new(file: &'a File, offset: u64) -> AtOffset<'a> {
+        AtOffset { file, offset }
+    }
+}
+
+impl Write for AtOffset<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let written = self.file.write_at(data, self.offset)?;
+        self.offset += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes one segment of a parallel download at its offsets, and records
+/// its progress after each write, never before.
+struct SegmentWriter<'a> {
+    file: &'a File,
+    log: &'a Mutex<SegmentLog>,
+    index: usize,
+    segment: Segment,
+    buffer: Vec<u8>,
+}
+
+impl SegmentWriter<'_> {
+    fn write_buffer(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all_at(&self.buffer, self.segment.done)?;
+        self.segment.done += self.buffer.len() as u64;
+        self.buffer.clear();
+        let log = self
+            .log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        log.record(self.index, &self.segment)
+    }
+}
+
+impl Write for SegmentWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = WRITE_BUFFER_LEN - self.buffer.len();
+        let taken = data.len().min(room);
+        self.buffer.extend_from_slice(&data[..taken]);
+        if self.buffer.len() == WRITE_BUFFER_LEN {
+            self.write_buffer()?;
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_buffer()
+    }
+}
+
+/// Counts what passes on the progress bar.
+struct Progress<'a, W> {
+    inner: W,
+    bar: &'a ProgressBar,
+}
+
+impl<W: Write> Write for Progress<'_, W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(data)?;
+        self.bar.inc(written as u64);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_covers_the_range_in_order() {
+        let ends = |segments: Vec<Segment>| {
+            assert!(segments.iter().all(|s| s.done == s.from));
+            segments.iter().map(|s| (s.from, s.to)).collect::<Vec<_>>()
+        };
+        assert_eq!(ends(split(0, 10, 3)), [(0, 3), (3, 6), (6, 10)]);
+        assert_eq!(ends(split(5, 9, 4)), [(5, 6), (6, 7), (7, 8), (8, 9)]);
+        let ranges = ends(split(7, u64::MAX, 7));
+        assert_eq!(ranges.first().map(|r| r.0), Some(7));
+        assert_eq!(ranges.last().map(|r| r.1), Some(u64::MAX));
+        assert!(
+            ranges
+                .windows(2)
+                .all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1)
+        );
+    }
+}
