@@ -1,6 +1,10 @@
 //! Command-line flags: the `hftp` command and the shell's commands share
 //! these definitions, so `--help` is the manual in both places.
 
+// The doc comments here are clap's help texts, shown as written: the
+// `[:PORT]` of a usage form is text, not a rustdoc link.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use std::path::PathBuf;
 
 use crate::address::{self, RemoteFile, Server};
