@@ -4,9 +4,10 @@
 //!
 //! A connection costs its session and socket while it waits; it holds
 //! buffers only while it has work. Every loop accepts from the one
-//! listening socket. A connection's turn moves at most [`TURN_BYTES`]
-//! before the loop serves the others, so one client's 10 GiB slice never
-//! stalls the rest of its loop.
+//! listening socket and shares out what it accepts. A connection's turn
+//! reads at most once and writes at most [`TURN_BYTES`] before the loop
+//! serves the others, so neither one client's 10 GiB slice nor a client
+//! that pipelines as fast as it is answered stalls the rest of its loop.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener as StdListener};
@@ -22,8 +23,8 @@ use slab::Slab;
 use crate::conn::{Conn, End, FILE_CHUNK_LEN, READ_LEN};
 use crate::server::{ACCEPT_BACKOFF, DRAIN_BYTES, DRAIN_TIME, Shared};
 
-/// Bytes one connection may move (read or written) in one turn before the
-/// loop moves on to the others.
+/// Bytes one connection may write in one turn before the loop moves on to
+/// the others (and it reads at most once a turn).
 const TURN_BYTES: usize = 1024 * 1024;
 /// How often timeouts are checked: idle timeouts are whole seconds, and a
 /// sweep of every connection costs a comparison each.
@@ -382,8 +383,8 @@ impl EventLoop {
 }
 
 impl Connection {
-    /// Moves the connection along as far as its socket allows, at most
-    /// [`TURN_BYTES`].
+    /// Moves the connection along as far as its socket allows, reading at
+    /// most once and writing at most [`TURN_BYTES`].
     fn turn(
         &mut self,
         shared: &Shared,
@@ -396,6 +397,7 @@ impl Connection {
         }
         let conn = &mut self.conn;
         let mut moved = 0;
+        let mut has_read = false;
         loop {
             conn.advance(&shared.dir, file_buf, now);
             while self.writable {
@@ -437,14 +439,17 @@ impl Connection {
             if sending || !self.readable || !conn.wants_read() {
                 return Turn::Wait;
             }
+            if has_read {
+                // One read a turn: a client that sends its next requests
+                // as fast as it gets its replies would otherwise keep the
+                // loop to itself while the others wait.
+                return Turn::More;
+            }
             match self.stream.read(input) {
                 Ok(0) => conn.feed_eof(&shared.dir, file_buf, now),
                 Ok(read) => {
                     conn.feed(&input[..read], &shared.dir, file_buf, now);
-                    moved += read;
-                    if moved >= TURN_BYTES {
-                        return Turn::More;
-                    }
+                    has_read = true;
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => self.readable = false,
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}
