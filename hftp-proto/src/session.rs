@@ -73,7 +73,11 @@ pub enum Action {
     /// the peer (a raw slice's body: `sendfile(2)` fits), as many as the
     /// socket takes, and report how many with
     /// [`handle_sent`](ServerSession::handle_sent). Asked only while no
-    /// other output is pending, so the bytes go out in order.
+    /// other output is pending, so the bytes go out in order. When the
+    /// socket takes nothing now (it would block), do not call
+    /// `handle_sent`: wait until it is writable; the action stays the same
+    /// until then, so a driver that loops on `poll_action` must leave the
+    /// loop for it, as for output.
     SendFile {
         /// Where to start, in the file.
         offset: u64,

@@ -111,3 +111,25 @@ fn too_many_workers_is_refused_before_serving() {
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("--workers"));
 }
+
+#[test]
+fn a_client_queued_past_the_idle_timeout_is_served_and_kept() {
+    // One worker, busy with a silent client until its idle timeout: the
+    // next client waits in the queue longer than that, with its request
+    // sent. It is answered, and then has a whole idle timeout of its own
+    // (the seed's pool cut it right after its first reply).
+    let server = Server::start_with(&["--workers", "1", "--idle-timeout", "2"]);
+    server.file("f", "served");
+    let mut silent = server.connect();
+    let mut queued = server.connect();
+    let mut wire = Vec::new();
+    metadata("f").encode(&mut wire);
+    queued.send(&wire);
+    if is_thread_pool() {
+        silent.expect_eof();
+    }
+    assert_eq!(queued.reply(&metadata("f")), Reply::Size(6));
+    assert_eq!(queued.ask(&metadata("f")), Reply::Size(6));
+    assert_eq!(queued.ask(&Request::Quit), Reply::Status(Status::Ok));
+    queued.expect_eof();
+}
