@@ -28,6 +28,9 @@ use crate::server::{ACCEPT_BACKOFF, DRAIN_BYTES, DRAIN_TIME, Shared};
 const TURN_BYTES: usize = 1024 * 1024;
 /// How often timeouts are checked: idle timeouts are whole seconds, and a
 /// sweep of every connection costs a comparison each.
+/// File bytes of a raw slice read and written at once: large writes, as a
+/// large `write` is what a loopback socket moves fastest.
+const RAW_CHUNK_LEN: usize = 256 * 1024;
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX);
@@ -101,8 +104,18 @@ pub(crate) struct EventLoop {
     accept_paused_until: Option<Instant>,
     /// Failed accepts in a row, so a lasting failure is one warning.
     accept_failures: u64,
+    buffers: Buffers,
+}
+
+/// A loop's buffers, which serve each of its connections in turn.
+#[derive(Debug)]
+struct Buffers {
+    /// Socket reads.
     input: Vec<u8>,
+    /// File reads of a base64 slice, sized to what a session takes.
     file_buf: Vec<u8>,
+    /// File reads of a raw slice, written to the socket from here.
+    raw: Vec<u8>,
 }
 
 /// One connection of a loop.
@@ -162,8 +175,11 @@ impl EventLoop {
             ready: Vec::new(),
             accept_paused_until: None,
             accept_failures: 0,
-            input: vec![0; READ_LEN],
-            file_buf: vec![0; FILE_CHUNK_LEN],
+            buffers: Buffers {
+                input: vec![0; READ_LEN],
+                file_buf: vec![0; FILE_CHUNK_LEN],
+                raw: vec![0; RAW_CHUNK_LEN],
+            },
         };
         Ok((event_loop, waker))
     }
@@ -305,7 +321,7 @@ impl EventLoop {
         let Some(connection) = self.conns.get_mut(key) else {
             return;
         };
-        let turn = connection.turn(&self.shared, &mut self.input, &mut self.file_buf, now);
+        let turn = connection.turn(&self.shared, &mut self.buffers, now);
         match turn {
             Turn::Wait => {}
             Turn::More => self.ready.push(key),
@@ -385,13 +401,13 @@ impl EventLoop {
 impl Connection {
     /// Moves the connection along as far as its socket allows, reading at
     /// most once and writing at most [`TURN_BYTES`].
-    fn turn(
-        &mut self,
-        shared: &Shared,
-        input: &mut [u8],
-        file_buf: &mut [u8],
-        now: Instant,
-    ) -> Turn {
+    fn turn(&mut self, shared: &Shared, buffers: &mut Buffers, now: Instant) -> Turn {
+        let Buffers {
+            input,
+            file_buf,
+            raw,
+        } = buffers;
+        let raw_buf = &mut raw[..];
         if let Some(closing) = &mut self.closing {
             return drain(&mut self.stream, closing, &mut self.readable, input);
         }
@@ -402,7 +418,7 @@ impl Connection {
             conn.advance(&shared.dir, file_buf, now);
             while self.writable {
                 let written = if conn.session.pending_output().is_empty() {
-                    match conn.send_file(&self.stream, now) {
+                    match conn.send_file_through(&mut self.stream, raw_buf, now) {
                         Some(sent) => sent.map(|sent| usize::try_from(sent).unwrap_or(usize::MAX)),
                         None => break,
                     }

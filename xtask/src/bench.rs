@@ -39,7 +39,7 @@ use load::{Scenario, Workload};
 use probe::Exchange;
 use process::{DataDir, Engine, Redis, Server};
 use report::{Report, Row, Target, thousands};
-use slice::Reading;
+use slice::{Body, Reading};
 
 const USAGE: &str = "\
 usage: cargo xtask bench [OPTIONS]
@@ -98,6 +98,8 @@ const SLICE_FILE: &str = "slice.bin";
 const TARGET_UNPIPELINED: f64 = 1.0;
 const TARGET_PIPELINED: f64 = 1.0;
 const TARGET_SLICE: f64 = 0.8;
+/// A raw slice against a raw blast of the same bytes (a ceiling sendfile can nearly reach).
+const TARGET_RAW_SLICE: f64 = 0.9;
 const TARGET_RSS_MIB: f64 = 64.0;
 /// The connection count and depths the request targets are set at.
 const TARGET_CONNECTIONS: usize = 50;
@@ -617,8 +619,25 @@ fn requests(
 /// loopback blast, and, to tell the server's share from the client's, the
 /// same slice with its reply only counted.
 fn slices(options: &Options, servers: &[Server], report: &mut Report) -> Result<()> {
+    for body in [Body::Base64, Body::Raw] {
+        slices_of(body, options, servers, report)?;
+    }
+    Ok(())
+}
+
+/// The slice rows for one kind of body, each against a blast of the same
+/// reply bytes (base64 against base64, raw against raw).
+fn slices_of(body: Body, options: &Options, servers: &[Server], report: &mut Report) -> Result<()> {
     let size = options.slice_size;
-    let blast_data = slice::BlastData::new(size);
+    let blast_data = slice::BlastData::new(size, body);
+    let (kind, request, target) = match body {
+        Body::Base64 => ("", format!("get_slice {SLICE_FILE} 0 {size}"), TARGET_SLICE),
+        Body::Raw => (
+            "raw ",
+            format!("get_slice {SLICE_FILE} 0 {size} raw"),
+            TARGET_RAW_SLICE,
+        ),
+    };
     let mut blast = Best::default();
     let mut best: Vec<[Result<Best>; 2]> = servers
         .iter()
@@ -626,14 +645,14 @@ fn slices(options: &Options, servers: &[Server], report: &mut Report) -> Result<
         .collect();
     for run in 1..=options.slice_runs {
         eprintln!(
-            "xtask bench: get_slice of {} MiB and the loopback blast, run {run}/{}",
+            "xtask bench: {kind}get_slice of {} MiB and the loopback blast, run {run}/{}",
             size >> 20,
             options.slice_runs
         );
         for (server, best) in servers.iter().zip(&mut best) {
             for (reading, best) in [Reading::Decode, Reading::Count].into_iter().zip(best) {
                 if let Ok(so_far) = best {
-                    match slice::hftp_slice(server.addr(), SLICE_FILE, size, reading) {
+                    match slice::hftp_slice(server.addr(), SLICE_FILE, size, body, reading) {
                         Ok(time) => so_far.add(time),
                         Err(error) => *best = Err(error),
                     }
@@ -646,13 +665,16 @@ fn slices(options: &Options, servers: &[Server], report: &mut Report) -> Result<
     for (server, [decoded, counted]) in servers.iter().zip(best) {
         let rows = [
             (
-                format!("get_slice of {} MiB, decoded", size >> 20),
+                format!("{kind}get_slice of {} MiB, decoded", size >> 20),
                 decoded,
-                Some(TARGET_SLICE),
+                Some(target),
                 "decoded with `hftp_proto::ReplyDecoder`",
             ),
             (
-                format!("get_slice of {} MiB, only counted (diagnostic)", size >> 20),
+                format!(
+                    "{kind}get_slice of {} MiB, only counted (diagnostic)",
+                    size >> 20
+                ),
                 counted,
                 None,
                 "only counted, as the blast reader does",
@@ -660,9 +682,9 @@ fn slices(options: &Options, servers: &[Server], report: &mut Report) -> Result<
         ];
         for (workload, time, target, reading) in rows {
             let client = format!(
-                "one connection sends `get_slice {SLICE_FILE} 0 {size}` and reads the reply \
-                 256 KiB at a time, {reading}; the blast writes the same bytes over a loopback \
-                 socket with a 4 MiB send buffer; best of {} runs",
+                "one connection sends `{request}` and reads the reply 256 KiB at a time, \
+                 {reading}; the blast writes the same reply bytes over a loopback socket with \
+                 a 4 MiB send buffer; best of {} runs",
                 options.slice_runs
             );
             let row = Row::new(workload, server, client);
@@ -679,7 +701,7 @@ fn slices(options: &Options, servers: &[Server], report: &mut Report) -> Result<
                 format!("{mbps:.0} MB/s"),
                 format!("whole: {:.2} s", time.as_secs_f64()),
             );
-            row.reference = format!("loopback blast {blast_mbps:.0} MB/s");
+            row.reference = format!("{kind}loopback blast {blast_mbps:.0} MB/s");
             row.reference_latency = format!("whole: {:.2} s", blast.0.as_secs_f64());
             row.ratio = ratio;
             row.target = target.map(|at_least| Target::Ratio { at_least, ratio });

@@ -1,5 +1,7 @@
 //! The bulk figures: one `get_slice` decoded at the client, and its
-//! ceiling, the same reply bytes blasted over a loopback socket.
+//! ceiling, the same reply bytes blasted over a loopback socket; in base64
+//! and raw (the 2026 kit's `get_slice … raw`, which the server sends with
+//! `sendfile`).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -7,7 +9,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use hftp_proto::{FileName, ReplyDecoder, ReplyEvent, Request, SliceEncoder, Status};
+use hftp_proto::{
+    FileName, ReplyDecoder, ReplyEvent, Request, SliceEncoder, Status, encode_raw_slice_head,
+};
 
 use super::process::{PATTERN_LEN, pattern};
 
@@ -34,28 +38,50 @@ pub enum Reading {
     Count,
 }
 
+/// How a slice's body goes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    Base64,
+    Raw,
+}
+
+impl Body {
+    /// The reply's bytes for a slice of `size` bytes, status line included.
+    fn wire_len(self, size: u64) -> u64 {
+        match self {
+            Body::Base64 => STATUS_LINE.len() as u64 + SliceEncoder::encoded_len(size),
+            Body::Raw => raw_head(size).len() as u64 + size,
+        }
+    }
+}
+
+fn slice_request(name: &str, size: u64, body: Body) -> Result<Request> {
+    Ok(Request::GetSlice {
+        name: FileName::new(name).context("the slice file's name")?,
+        offset: 0,
+        size,
+        raw: body == Body::Raw,
+    })
+}
+
 /// The wire bytes of `get_slice NAME 0 SIZE`.
 pub fn request(name: &str, size: u64) -> Result<Vec<u8>> {
     let mut wire = Vec::new();
-    Request::GetSlice {
-        name: FileName::new(name).context("the slice file's name")?,
-        offset: 0,
-        size,
-        raw: false,
-    }
-    .encode(&mut wire);
+    slice_request(name, size, Body::Base64)?.encode(&mut wire);
     Ok(wire)
 }
 
-/// Asks the server at `addr` for the whole of `name` (`size` bytes) and
-/// reads the reply; returns the time from the request to the reply's end.
-pub fn hftp_slice(addr: SocketAddr, name: &str, size: u64, reading: Reading) -> Result<Duration> {
-    let request = Request::GetSlice {
-        name: FileName::new(name).context("the slice file's name")?,
-        offset: 0,
-        size,
-        raw: false,
-    };
+/// Asks the server at `addr` for the whole of `name` (`size` bytes) with
+/// a `body` of that kind and reads the reply; returns the time from the
+/// request to the reply's end.
+pub fn hftp_slice(
+    addr: SocketAddr,
+    name: &str,
+    size: u64,
+    body: Body,
+    reading: Reading,
+) -> Result<Duration> {
+    let request = slice_request(name, size, body)?;
     let mut wire = Vec::new();
     request.encode(&mut wire);
     let mut buf = vec![0; READ_BUF_LEN];
@@ -71,10 +97,7 @@ pub fn hftp_slice(addr: SocketAddr, name: &str, size: u64, reading: Reading) -> 
                 bail!("the slice decoded to {payload} bytes, not {size}");
             }
         }
-        Reading::Count => {
-            let total = STATUS_LINE.len() as u64 + SliceEncoder::encoded_len(size);
-            count_bytes(&mut stream, total, &mut buf)?;
-        }
+        Reading::Count => count_bytes(&mut stream, body.wire_len(size), &mut buf)?,
     }
     Ok(start.elapsed())
 }
@@ -124,9 +147,9 @@ fn count_bytes(stream: &mut TcpStream, total: u64, buf: &mut [u8]) -> Result<()>
 /// so its base64 repeats the pattern's.
 #[derive(Debug)]
 pub struct BlastData {
-    /// The slice's size: the payload the reply stands for.
-    size: u64,
-    /// The pattern's base64.
+    /// The status line, and a raw body's header.
+    head: Vec<u8>,
+    /// The pattern's base64, or the pattern itself for a raw body.
     chunk: Vec<u8>,
     /// How many times the whole pattern is sent.
     chunks: u64,
@@ -135,25 +158,42 @@ pub struct BlastData {
 }
 
 impl BlastData {
-    /// The reply to a slice of `size` bytes of the slice file.
-    pub fn new(size: u64) -> BlastData {
+    /// The reply to a slice of `size` bytes of the slice file, with a
+    /// `body` of that kind.
+    pub fn new(size: u64, body: Body) -> BlastData {
         let pattern = pattern();
-        let whole = encode(&pattern);
-        let chunk = whole[STATUS_LINE.len()..whole.len() - 2].to_vec();
         let rest = usize::try_from(size % PATTERN_LEN as u64).unwrap_or(0);
-        let tail = encode(&pattern[..rest])[STATUS_LINE.len()..].to_vec();
-        BlastData {
-            size,
-            chunk,
-            chunks: size / PATTERN_LEN as u64,
-            tail,
+        let chunks = size / PATTERN_LEN as u64;
+        match body {
+            Body::Base64 => {
+                let whole = encode(&pattern);
+                BlastData {
+                    head: STATUS_LINE.to_vec(),
+                    chunk: whole[STATUS_LINE.len()..whole.len() - 2].to_vec(),
+                    chunks,
+                    tail: encode(&pattern[..rest])[STATUS_LINE.len()..].to_vec(),
+                }
+            }
+            Body::Raw => BlastData {
+                head: raw_head(size),
+                chunk: pattern.clone(),
+                chunks,
+                tail: pattern[..rest].to_vec(),
+            },
         }
     }
 
     /// Every byte of the reply, status line included.
     fn wire_len(&self) -> u64 {
-        STATUS_LINE.len() as u64 + SliceEncoder::encoded_len(self.size)
+        (self.head.len() + self.tail.len()) as u64 + self.chunks * self.chunk.len() as u64
     }
+}
+
+/// A raw slice reply's status line and header.
+fn raw_head(size: u64) -> Vec<u8> {
+    let mut head = Vec::new();
+    encode_raw_slice_head(size, &mut head);
+    head
 }
 
 const STATUS_LINE: &[u8] = b"0 OK\r\n";
@@ -183,7 +223,7 @@ pub fn blast(data: &BlastData) -> Result<Duration> {
             set_send_buffer(&stream, BLAST_SEND_BUFFER)?;
             let mut request = [0; 1];
             stream.read_exact(&mut request)?;
-            stream.write_all(STATUS_LINE)?;
+            stream.write_all(&data.head)?;
             for _ in 0..data.chunks {
                 stream.write_all(&data.chunk)?;
             }
@@ -246,26 +286,31 @@ mod tests {
             PATTERN_LEN as u64 - 1,
             PATTERN_LEN as u64 * 2 + 5,
         ] {
-            let data = BlastData::new(size);
             let file: Vec<u8> = pattern()
                 .iter()
                 .copied()
                 .cycle()
                 .take(usize::try_from(size).unwrap_or(0))
                 .collect();
-            let mut wire = STATUS_LINE.to_vec();
-            for _ in 0..data.chunks {
-                wire.extend_from_slice(&data.chunk);
+            let mut raw = raw_head(size);
+            raw.extend_from_slice(&file);
+            for (body, reply) in [(Body::Base64, encode(&file)), (Body::Raw, raw)] {
+                let data = BlastData::new(size, body);
+                let mut wire = data.head.clone();
+                for _ in 0..data.chunks {
+                    wire.extend_from_slice(&data.chunk);
+                }
+                wire.extend_from_slice(&data.tail);
+                assert_eq!(wire, reply, "size {size}, {body:?}");
+                assert_eq!(wire.len() as u64, data.wire_len());
+                assert_eq!(body.wire_len(size), data.wire_len());
             }
-            wire.extend_from_slice(&data.tail);
-            assert_eq!(wire, encode(&file), "size {size}");
-            assert_eq!(wire.len() as u64, data.wire_len());
         }
     }
 
     #[test]
     fn blast_runs() -> Result<()> {
-        let elapsed = blast(&BlastData::new(5 << 20))?;
+        let elapsed = blast(&BlastData::new(5 << 20, Body::Raw))?;
         assert!(elapsed > Duration::ZERO);
         Ok(())
     }

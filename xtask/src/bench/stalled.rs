@@ -15,7 +15,7 @@ use super::crowd::Crowd;
 use super::probe::{self, Exchange, Probe};
 use super::process::Server;
 use super::report::{Row, Target, thousands};
-use super::slice::{self, Reading};
+use super::slice::{self, Body, Reading};
 use super::{SLICE_FILE, SMALL_FILE};
 
 const TARGET_KIB: f64 = 64.0;
@@ -47,8 +47,14 @@ pub fn rows(server: &Server, stalled: &Stalled, exchange: &Exchange) -> Result<V
     if let Some(why) = warmed.first_failure {
         anyhow::bail!("the warm-up get_metadata failed: {why}");
     }
-    slice::hftp_slice(server.addr(), SLICE_FILE, WARM_SLICE, Reading::Count)
-        .context("the warm-up get_slice")?;
+    slice::hftp_slice(
+        server.addr(),
+        SLICE_FILE,
+        WARM_SLICE,
+        Body::Base64,
+        Reading::Count,
+    )
+    .context("the warm-up get_slice")?;
     let baseline = server.settled_rss()?;
     let one = Crowd::open(server.addr(), 1, &request);
     let with_one = server.settled_rss()?;
