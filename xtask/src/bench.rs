@@ -18,6 +18,7 @@
 //! builds xtask in release and hands over to that binary ([`main`]).
 
 mod crowd;
+mod download;
 mod idle;
 mod listing;
 mod load;
@@ -59,6 +60,9 @@ logging included):
             client's get_metadata latency meanwhile;
   slow      1,000 slowloris connections plus 200 slow slice readers, and a
             fresh client's get_metadata latency and failures meanwhile;
+  download  `hftp get` of the slice file to a local file, one connection
+            and four, against curl fetching it from nginx on loopback
+            (skipped when nginx is not installed);
   stalled   the RSS a stalled reader of a big slice costs the server;
   listing   50 clients listing a 100,000-file directory at once: the
             server's peak RSS.
@@ -100,6 +104,9 @@ const TARGET_PIPELINED: f64 = 1.0;
 const TARGET_SLICE: f64 = 0.8;
 /// A raw slice against a raw blast of the same bytes (a ceiling sendfile can nearly reach).
 const TARGET_RAW_SLICE: f64 = 0.9;
+/// `hftp get` against curl from nginx: one connection, and four.
+const TARGET_DOWNLOAD: f64 = 0.9;
+const TARGET_DOWNLOAD_PARALLEL: f64 = 1.0;
 const TARGET_RSS_MIB: f64 = 64.0;
 /// The connection count and depths the request targets are set at.
 const TARGET_CONNECTIONS: usize = 50;
@@ -122,7 +129,9 @@ const PATIENCE: Duration = Duration::from_secs(2);
 const SPARE_FDS: usize = 256;
 
 /// The parts of a run, in the order they run.
-const SECTIONS: [&str; 6] = ["requests", "slices", "idle", "slow", "stalled", "listing"];
+const SECTIONS: [&str; 7] = [
+    "requests", "slices", "download", "idle", "slow", "stalled", "listing",
+];
 
 /// What the command line asked for.
 #[derive(Debug, Clone)]
@@ -284,7 +293,7 @@ fn run(options: &Options) -> Result<()> {
     let exchange = Exchange::get_metadata(SMALL_FILE)?;
     let mut report = Report::new(context(options));
 
-    if options.runs("requests") || options.runs("slices") {
+    if options.runs("requests") || options.runs("slices") || options.runs("download") {
         let servers = engines
             .iter()
             .map(|&engine| Server::start(&binary, data.path(), engine))
@@ -300,6 +309,16 @@ fn run(options: &Options) -> Result<()> {
         }
         if options.runs("slices") {
             slices(options, &servers, &mut report)?;
+        }
+        if options.runs("download") {
+            downloads(
+                options,
+                &servers,
+                &data,
+                &bench_dir,
+                &mut report,
+                &mut notes,
+            )?;
         }
         for server in &servers {
             let row = Row::new("hftp-server peak RSS (VmHWM)", server, "the rows above");
@@ -705,6 +724,113 @@ fn slices_of(body: Body, options: &Options, servers: &[Server], report: &mut Rep
             row.reference_latency = format!("whole: {:.2} s", blast.0.as_secs_f64());
             row.ratio = ratio;
             row.target = target.map(|at_least| Target::Ratio { at_least, ratio });
+            report.push(row);
+        }
+    }
+    Ok(())
+}
+
+/// `hftp get` of the slice file to a local file, with one connection and
+/// with four, against curl fetching it from nginx, best of the slice runs
+/// each, interleaved.
+fn downloads(
+    options: &Options,
+    servers: &[Server],
+    data: &DataDir,
+    bench_dir: &std::path::Path,
+    report: &mut Report,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let Some(nginx_binary) = process::find_on_path("nginx").or_else(|| {
+        let packaged = std::path::PathBuf::from("/usr/sbin/nginx");
+        packaged.exists().then_some(packaged)
+    }) else {
+        notes.push(
+            "nginx is not installed: no download reference, so the download targets are not \
+             measured (`apt-get install nginx-light`)."
+                .to_owned(),
+        );
+        return Ok(());
+    };
+    let Some(curl) = process::find_on_path("curl") else {
+        notes.push("curl is not on PATH: the download rows are not measured.".to_owned());
+        return Ok(());
+    };
+    eprintln!("xtask bench: building hftp in release");
+    crate::release::build(&["build", "--release", "-p", "hftp-client"])?;
+    let hftp = crate::release::binary("hftp");
+    let nginx = download::Nginx::start(&nginx_binary, data.path(), &bench_dir.join("nginx"))?;
+    let out = download::out_dir(bench_dir)?.join(SLICE_FILE);
+    let size = options.slice_size;
+    let mut reference = Best::default();
+    let mut best: Vec<[Result<Best>; 2]> = servers
+        .iter()
+        .map(|_| [Ok(Best::default()), Ok(Best::default())])
+        .collect();
+    for run in 1..=options.slice_runs {
+        eprintln!(
+            "xtask bench: hftp get and curl of {} MiB, run {run}/{}",
+            size >> 20,
+            options.slice_runs
+        );
+        let mut curl_command = Command::new(&curl);
+        curl_command
+            .args(["-s", "-f", "-o"])
+            .arg(&out)
+            .arg(nginx.url(SLICE_FILE));
+        reference.add(download::fetch(&mut curl_command, &out, size).context("curl from nginx")?);
+        for (server, best) in servers.iter().zip(&mut best) {
+            for (jobs, best) in ["1", "4"].into_iter().zip(best.iter_mut()) {
+                if let Ok(so_far) = best {
+                    let mut get = Command::new(&hftp);
+                    get.args(["-H", "127.0.0.1", "-p"])
+                        .arg(server.addr().port().to_string())
+                        .args(["get", "-j", jobs, SLICE_FILE, "-o"])
+                        .arg(&out);
+                    match download::fetch(&mut get, &out, size) {
+                        Ok(time) => so_far.add(time),
+                        Err(error) => *best = Err(error),
+                    }
+                }
+            }
+        }
+    }
+    let reference_mbps = mb_per_second(size, reference.0);
+    for (server, [one, four]) in servers.iter().zip(best) {
+        for (jobs, time, target) in [
+            (1, one, TARGET_DOWNLOAD),
+            (4, four, TARGET_DOWNLOAD_PARALLEL),
+        ] {
+            let row = Row::new(
+                format!("hftp get of {} MiB to a file, -j {jobs}", size >> 20),
+                server,
+                format!(
+                    "`hftp -H 127.0.0.1 -p PORT get -j {jobs} {SLICE_FILE} -o FILE` against \
+                     `curl -s -f -o FILE` of the same file from nginx 1 worker, sendfile on, \
+                     on loopback; both write to target/bench/download; best of {} runs",
+                    options.slice_runs
+                ),
+            );
+            let time = match time {
+                Ok(time) => time.0,
+                Err(error) => {
+                    report.push(row.failed(&error));
+                    continue;
+                }
+            };
+            let mbps = mb_per_second(size, time);
+            let ratio = Some(mbps / reference_mbps);
+            let mut row = row.figure(
+                format!("{mbps:.0} MB/s"),
+                format!("whole: {:.2} s", time.as_secs_f64()),
+            );
+            row.reference = format!("curl from nginx {reference_mbps:.0} MB/s");
+            row.reference_latency = format!("whole: {:.2} s", reference.0.as_secs_f64());
+            row.ratio = ratio;
+            row.target = Some(Target::Ratio {
+                at_least: target,
+                ratio,
+            });
             report.push(row);
         }
     }

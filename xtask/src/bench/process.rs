@@ -113,7 +113,7 @@ impl Drop for DataDir {
 
 /// A child process killed and reaped when dropped.
 #[derive(Debug)]
-struct Guard(Child);
+pub struct Guard(pub Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
