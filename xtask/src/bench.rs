@@ -53,16 +53,16 @@ logging included):
             every connection count and pipelining depth, against
             redis-server answering inline PING to the same load generator
             (skipped when redis-server is not on PATH);
-  slices    one get_slice of a large file, decoded payload MB/s at the
-            client, against the same base64 bytes blasted over a loopback
-            socket; and the server's peak RSS after both;
+  slices    one get_slice of a large file, base64 and raw, decoded
+            payload MB/s at the client, against the same reply bytes
+            blasted over a loopback socket; and the server's peak RSS;
+  download  `hftp get` of the slice file to a local file, one connection
+            and four, against curl fetching it from nginx on loopback
+            (skipped when nginx is not installed);
   idle      10,000 idle connections held at once: server RSS, and a fresh
             client's get_metadata latency meanwhile;
   slow      1,000 slowloris connections plus 200 slow slice readers, and a
             fresh client's get_metadata latency and failures meanwhile;
-  download  `hftp get` of the slice file to a local file, one connection
-            and four, against curl fetching it from nginx on loopback
-            (skipped when nginx is not installed);
   stalled   the RSS a stalled reader of a big slice costs the server;
   listing   50 clients listing a 100,000-file directory at once: the
             server's peak RSS.
