@@ -74,8 +74,9 @@ pub struct RequestDecoder {
     name: FileName,
     /// The real length of the name, which may exceed what `name` stores.
     name_len: u64,
-    /// OFFSET and SIZE of `get_slice`, saturating at `u64::MAX`.
-    numbers: [u64; 2],
+    /// OFFSET and SIZE of `get_slice` so far, saturating at `u64::MAX`.
+    offset: u64,
+    size: u64,
     closed: bool,
 }
 
@@ -106,8 +107,8 @@ impl Command {
     fn argument(self, index: u32) -> Argument {
         match (self, index) {
             (Command::GetMetadata | Command::GetSlice, 1) => Argument::Name,
-            (Command::GetSlice, 2) => Argument::Number(0),
-            (Command::GetSlice, 3) => Argument::Number(1),
+            (Command::GetSlice, 2) => Argument::Offset,
+            (Command::GetSlice, 3) => Argument::Size,
             (Command::GetSlice, 4) => Argument::Raw,
             _ => Argument::Excess,
         }
@@ -127,7 +128,8 @@ impl Command {
 #[derive(Clone, Copy)]
 enum Argument {
     Name,
-    Number(usize),
+    Offset,
+    Size,
     /// `get_slice`'s fifth element, which must be exactly `raw`.
     Raw,
     Excess,
@@ -156,7 +158,8 @@ impl RequestDecoder {
             command: None,
             name: FileName::empty(),
             name_len: 0,
-            numbers: [0; 2],
+            offset: 0,
+            size: 0,
             closed: false,
         }
     }
@@ -167,6 +170,7 @@ impl RequestDecoder {
     /// completed. `None` means all of `input` was consumed and the line is
     /// not over yet (what matters of it is remembered). Once the decoder is
     /// closed, all input is consumed and ignored.
+    #[must_use = "the bytes not consumed belong to the next call"]
     pub fn decode(&mut self, input: &[u8]) -> (usize, Option<Event>) {
         if self.closed {
             return (input.len(), None);
@@ -218,16 +222,14 @@ impl RequestDecoder {
                 self.name_len += run as u64;
                 run
             }
-            Some(Argument::Number(index)) => {
+            Some(number @ (Argument::Offset | Argument::Size)) => {
                 let run = input
                     .iter()
                     .position(|&b| !b.is_ascii_digit())
                     .unwrap_or(input.len());
-                let number = &mut self.numbers[index];
+                let number = self.number_mut(number);
                 for &digit in &input[..run] {
-                    *number = number
-                        .saturating_mul(10)
-                        .saturating_add(u64::from(digit - b'0'));
+                    push_digit(number, digit);
                 }
                 run
             }
@@ -313,11 +315,8 @@ impl RequestDecoder {
                 self.name.push(byte);
                 self.name_len += 1;
             }
-            Argument::Number(index) if byte.is_ascii_digit() => {
-                let number = &mut self.numbers[index];
-                *number = number
-                    .saturating_mul(10)
-                    .saturating_add(u64::from(byte - b'0'));
+            number @ (Argument::Offset | Argument::Size) if byte.is_ascii_digit() => {
+                push_digit(self.number_mut(number), byte);
             }
             Argument::Raw if RAW.get(self.field_len as usize - 1) == Some(&byte) => {}
             _ => self.refusal = Some(Status::InvalidArguments),
@@ -383,7 +382,8 @@ impl RequestDecoder {
         self.command = None;
         self.name.clear();
         self.name_len = 0;
-        self.numbers = [0; 2];
+        self.offset = 0;
+        self.size = 0;
     }
 
     fn request(&self, command: Command) -> Request {
@@ -392,8 +392,8 @@ impl RequestDecoder {
             Command::GetMetadata => Request::GetMetadata { name: self.name },
             Command::GetSlice => Request::GetSlice {
                 name: self.name,
-                offset: self.numbers[0],
-                size: self.numbers[1],
+                offset: self.offset,
+                size: self.size,
                 raw: self.field == 4,
             },
             Command::Help => Request::Help,
@@ -401,10 +401,26 @@ impl RequestDecoder {
         }
     }
 
+    /// The number that `argument` (OFFSET or SIZE) is read into.
+    fn number_mut(&mut self, argument: Argument) -> &mut u64 {
+        match argument {
+            Argument::Offset => &mut self.offset,
+            _ => &mut self.size,
+        }
+    }
+
     fn fatal(&mut self, status: Status) -> Event {
         self.closed = true;
         Event::Refused(status)
     }
+}
+
+/// Appends a decimal digit to `number`, saturating at `u64::MAX` (such a
+/// number is out of range for any file: 203).
+fn push_digit(number: &mut u64, digit: u8) {
+    *number = number
+        .saturating_mul(10)
+        .saturating_add(u64::from(digit - b'0'));
 }
 
 /// Iterator over the events of one chunk of input; see

@@ -184,6 +184,7 @@ impl ReplyDecoder {
     /// a further call, even with empty input, so call until `End` or
     /// `None`. After `End` nothing more is consumed: what follows belongs
     /// to the next reply.
+    #[must_use = "the bytes not consumed belong to the next call"]
     pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<ReplyEvent<'_>>), ReplyError> {
         match self.state {
             State::Done => Ok((0, None)),
