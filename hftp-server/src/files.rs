@@ -538,8 +538,9 @@ mod tests {
             egid: 0,
             ..ServedDir::new("/nonexistent", false)
         };
-        // SAFETY: all-zero bytes are a valid `libc::stat` (plain integers).
         let stat = |mode: libc::mode_t, uid: libc::uid_t, gid: libc::gid_t| {
+            // SAFETY: all-zero bytes are a valid `libc::stat` (plain
+            // integers).
             let mut stat: libc::stat = unsafe { std::mem::zeroed() };
             stat.st_mode = libc::S_IFREG | mode;
             stat.st_uid = uid;
