@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use crate::address::{self, RemoteFile, Server};
 use clap::{Args, Parser, Subcommand};
+use hftp_client::SliceEncoding;
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -59,6 +60,8 @@ Errors are reported as one line on standard error, e.g.
     long_about = LONG_ABOUT,
     after_help = EXIT_CODES,
     after_long_help = format!("{AFTER_LONG_HELP}{EXIT_CODES}"),
+    // `help` is ours: it asks the server (see Command::Help).
+    disable_help_subcommand = true,
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -96,6 +99,25 @@ pub struct ServerArgs {
         global = true
     )]
     pub timeout: f64,
+    /// Ask for slices as raw bytes only (the 2026 kit's `get_slice ...
+    /// raw`), even from a server that refuses them. By default slices are
+    /// raw, and base64 from a server that answers a raw slice with 201
+    #[arg(long, global = true, conflicts_with = "base64")]
+    pub raw: bool,
+    /// Ask for slices in base64 only, as every year's kit knows them
+    #[arg(long, global = true)]
+    pub base64: bool,
+}
+
+impl ServerArgs {
+    /// How slices are asked for, as --raw and --base64 say.
+    pub fn slice_encoding(&self) -> SliceEncoding {
+        match (self.raw, self.base64) {
+            (true, _) => SliceEncoding::Raw,
+            (_, true) => SliceEncoding::Base64,
+            _ => SliceEncoding::Auto,
+        }
+    }
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -120,6 +142,9 @@ pub enum Command {
     /// Run an interactive session (the default on a terminal)
     #[command(long_about = SHELL_LONG_ABOUT)]
     Shell,
+    /// Print the commands the server knows (its `help`), or the options
+    /// of one of hftp's commands
+    Help(HelpArgs),
     /// Print a completion script for SHELL, e.g.
     /// `hftp completions bash > /etc/bash_completion.d/hftp`
     Completions {
@@ -173,6 +198,14 @@ A failed command prints its error and the shell goes on; a lost connection
 is opened again by the next command. At the end of its input the shell
 exits with 0 if every command succeeded, else with the exit code of the
 last one that failed.";
+
+/// Options of `help`.
+#[derive(Debug, Clone, Args)]
+pub struct HelpArgs {
+    /// One of hftp's commands: print its options instead of asking the
+    /// server
+    pub command: Option<String>,
+}
 
 /// Options of `ls`.
 #[derive(Debug, Clone, Args)]
@@ -245,7 +278,9 @@ pub struct CatArgs {
     no_binary_name = true,
     disable_version_flag = true,
     help_template = "{all-args}",
-    subcommand_value_name = "COMMAND"
+    subcommand_value_name = "COMMAND",
+    // `help` is ours: it asks the server too (see ShellCommand::Help).
+    disable_help_subcommand = true
 )]
 pub struct ShellLine {
     #[command(subcommand)]
@@ -277,6 +312,9 @@ pub enum ShellCommand {
         #[arg(value_parser = address::parse_server)]
         server: Server,
     },
+    /// Print the shell's commands and the server's (its `help`), or the
+    /// options of one command
+    Help(HelpArgs),
     /// Close the connection and leave the shell
     #[command(visible_alias = "exit")]
     Quit,
@@ -304,7 +342,6 @@ mod tests {
         let mut names: Vec<&str> = command
             .get_subcommands()
             .flat_map(|sub| std::iter::once(sub.get_name()).chain(sub.get_all_aliases()))
-            .chain(["help"])
             .collect();
         names.sort_unstable();
         assert_eq!(names, SHELL_COMMANDS);

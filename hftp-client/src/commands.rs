@@ -1,11 +1,12 @@
-//! `ls`, `stat` and `cat`.
+//! `ls`, `stat`, `cat` and `help`.
 
 use std::io::{self, BufWriter, Write};
 
 use anyhow::Context;
-use hftp_client::{Client, Error, FileName};
+use hftp_client::{Client, Error, FileName, Status};
 
-use crate::cli::{CatArgs, LsArgs, StatArgs};
+use crate::cli::{CatArgs, HelpArgs, LsArgs, StatArgs};
+use crate::failure::UsageError;
 use crate::session::Session;
 
 /// The most bytes asked for in one `get_slice`: big slices are fetched in
@@ -106,6 +107,44 @@ pub fn fetch(
         let piece = (end - position).min(PIECE_LEN);
         client.slice(name, position, piece, out)?;
         position += piece;
+    }
+    Ok(())
+}
+
+/// `help`: the commands the server knows, or, given one of `commands`'
+/// subcommands, its options.
+pub fn help(
+    session: &mut Session,
+    args: &HelpArgs,
+    mut commands: clap::Command,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if let Some(name) = &args.command {
+        let Some(command) = commands.find_subcommand_mut(name) else {
+            return Err(
+                UsageError(format!("help: no such command {name:?}; `help` lists them")).into(),
+            );
+        };
+        write!(out, "{}", command.render_long_help())?;
+        return Ok(());
+    }
+    match session.retrying(Client::help) {
+        Ok(names) => {
+            writeln!(out, "Commands of {} (its `help`):", session.server())?;
+            for name in names {
+                writeln!(out, "  {name}")?;
+            }
+        }
+        // The answer of every server older than the 2026 kit: not a
+        // failure, but what `help` found out.
+        Err(Error::Refused(Status::NoSuchCommand)) => writeln!(
+            out,
+            "{} has no `help` command (it answered {}, as servers older than the \
+             2026 kit do)",
+            session.server(),
+            Status::NoSuchCommand
+        )?,
+        Err(error) => return Err(error).context("help"),
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use hftp_client::{Client, Error};
+use hftp_client::{Client, Error, SliceEncoding};
 
 use crate::address::{DEFAULT_PORT, Server};
 use crate::cli::ServerArgs;
@@ -15,6 +15,7 @@ pub struct Session {
     host: String,
     port: u16,
     timeout: Option<Duration>,
+    encoding: SliceEncoding,
     client: Option<Connection>,
 }
 
@@ -52,6 +53,7 @@ impl Session {
             host: args.host.host.clone(),
             port: args.host.port.unwrap_or(args.port),
             timeout: Some(Duration::from_secs_f64(args.timeout)).filter(|t| !t.is_zero()),
+            encoding: args.slice_encoding(),
             client: None,
         }
     }
@@ -63,6 +65,7 @@ impl Session {
             host: server.host.clone(),
             port: server.port.unwrap_or(DEFAULT_PORT),
             timeout: self.timeout,
+            encoding: self.encoding,
             client: None,
         }
     }
@@ -135,7 +138,8 @@ impl Session {
     /// A new connection of its own, e.g. for one segment of a parallel
     /// download.
     pub fn connect(&self) -> Result<Connection, Error> {
-        let client = Client::connect((self.host.as_str(), self.port), self.timeout)?;
+        let mut client = Client::connect((self.host.as_str(), self.port), self.timeout)?;
+        client.set_slice_encoding(self.encoding);
         let watch = interrupt::watch(&client);
         Ok(Connection {
             client,

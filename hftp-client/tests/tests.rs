@@ -4,6 +4,7 @@
 //! fake server with other habits (see `util`).
 
 mod cli;
+mod encoding;
 mod get;
 mod library;
 mod shell;
