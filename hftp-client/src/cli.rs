@@ -107,6 +107,22 @@ pub struct ServerArgs {
     /// Ask for slices in base64 only, as every year's kit knows them
     #[arg(long, global = true)]
     pub base64: bool,
+    /// After a connection failure (cannot connect, timed out, connection
+    /// lost), try again up to N times in a row, waiting longer each time;
+    /// a download resumes from the bytes it already has. A try that
+    /// received bytes starts the count again
+    #[arg(long, value_name = "N", default_value_t = 0, global = true)]
+    pub retry: u32,
+    /// The wait before the first retry; each next one waits twice as
+    /// long, up to 10 seconds
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0.5,
+        value_parser = parse_seconds,
+        global = true
+    )]
+    pub retry_delay: f64,
 }
 
 impl ServerArgs {

@@ -103,7 +103,8 @@ pub fn message(error: &anyhow::Error, server: &str) -> String {
     text
 }
 
-fn describe(error: &Error, server: &str) -> String {
+/// A library error as the end of one sentence, naming `server`.
+pub fn describe(error: &Error, server: &str) -> String {
     match error {
         Error::Refused(Status::FileNotFound) => format!("file not found on {server}"),
         Error::Refused(Status::OffsetExceedsFileSize) => {

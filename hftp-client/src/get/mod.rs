@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use crate::cli::GetArgs;
 use crate::commands::fetch;
 use crate::failure::{FileChanged, InconsistentReply};
-use crate::session::Session;
+use crate::session::{OwnConnection, Session};
 use destination::{Destination, DestinationError, Output};
 use segments::{Segment, SegmentLog};
 
@@ -134,10 +134,8 @@ fn through(
         inner: BufWriter::with_capacity(WRITE_BUFFER_LEN, out),
         bar: &bar,
     };
-    let result = session
-        .client()
-        .and_then(|client| fetch(client, name, 0, size, &mut out))
-        .and_then(|()| out.flush().map_err(Error::Write));
+    let result =
+        fetch(session, name, 0, size, &mut out).and_then(|()| out.flush().map_err(Error::Write));
     finish_bar(&bar, result.is_ok(), name, size, show_progress);
     result.map_err(|error| changed_or(session, name, size, error))
 }
@@ -405,9 +403,7 @@ fn sequential(
         inner: BufWriter::with_capacity(WRITE_BUFFER_LEN, AtOffset::new(file, start)),
         bar,
     };
-    let result = session
-        .client()
-        .and_then(|client| fetch(client, name, start, size - start, &mut out));
+    let result = fetch(session, name, start, size - start, &mut out);
     // Keep what arrived before a failure: `-c` resumes from it.
     let flushed = out.flush().map_err(Error::Write);
     result.and(flushed)
@@ -435,7 +431,7 @@ fn parallel(
     let result = pool.install(|| {
         unfinished.par_iter().try_for_each(|&index| {
             let segment = segments[index];
-            let mut client = session.connect()?;
+            let mut connection = OwnConnection::new(session);
             let mut out = Progress {
                 inner: SegmentWriter {
                     file,
@@ -447,7 +443,7 @@ fn parallel(
                 bar,
             };
             let result = fetch(
-                &mut client,
+                &mut connection,
                 name,
                 segment.done,
                 segment.to - segment.done,
@@ -457,7 +453,7 @@ fn parallel(
             result.and(flushed)?;
             // The segment is safely written; how the server takes
             // leave does not matter.
-            let _ = client.quit();
+            connection.close();
             Ok::<(), Error>(())
         })
     });

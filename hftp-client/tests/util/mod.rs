@@ -63,9 +63,15 @@ pub struct RealServer {
 
 impl RealServer {
     pub fn start(dir: &Path) -> RealServer {
+        RealServer::start_at(dir, 0)
+    }
+
+    /// On `port` (0: an ephemeral one), e.g. that of a server just
+    /// killed, as a restarted server would be.
+    pub fn start_at(dir: &Path, port: u16) -> RealServer {
         let binary = server_binary();
         let mut child = Command::new(&binary)
-            .args(["-a", "127.0.0.1", "-p", "0", "-d"])
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-d"])
             .arg(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -140,6 +146,8 @@ pub struct Quirks {
     /// Cut the first N slice replies short: send `0 OK` and half the body,
     /// then close the connection.
     pub cut_slices: usize,
+    /// Cut them before their body's first byte instead.
+    pub cut_before_body: bool,
     /// Answer every request with this instead of a real reply.
     pub garbage: Option<&'static [u8]>,
     /// Read requests but never answer.
@@ -379,7 +387,8 @@ fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
                     }
                     if cut {
                         let body = out.len() - before - head_len;
-                        out.truncate(out.len() - body / 2);
+                        let sent = if quirks.cut_before_body { 0 } else { body / 2 };
+                        out.truncate(out.len() - (body - sent));
                         close = true;
                         break;
                     }
