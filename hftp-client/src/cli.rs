@@ -187,8 +187,10 @@ Large files are fetched in pieces of at most 64 MiB, so progress is shown
 and resuming is possible at a fine grain. A progress bar (bytes, rate, time
 left) is drawn on standard error when it is a terminal.
 
-Several files are downloaded one after the other; the first failure stops
-the command.";
+Several files are downloaded one after the other. A file that fails is
+reported on its own line and the others are still downloaded; a last line
+says how many failed, and the exit code is that of the last failure.
+Ctrl-C stops them all.";
 
 const SHELL_LONG_ABOUT: &str = "\
 Run an interactive session.

@@ -27,7 +27,8 @@ use rayon::prelude::*;
 
 use crate::cli::GetArgs;
 use crate::commands::fetch;
-use crate::failure::{FileChanged, InconsistentReply};
+use crate::failure::{self, FileChanged, InconsistentReply, SomeFailed};
+use crate::interrupt;
 use crate::session::{OwnConnection, Session};
 use destination::{Destination, DestinationError, Output};
 use segments::{Segment, SegmentLog};
@@ -57,13 +58,41 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
     })?;
     let show_progress = io::stderr().is_terminal();
     let mut others = Vec::new();
+    let mut last_failure = None;
+    let mut failed = 0;
+    let started = std::time::Instant::now();
     for (file, destination) in args.files.iter().zip(&destinations) {
         let session = session.pick(file.server.as_ref(), &mut others);
-        download(session, &file.name, destination, args, show_progress)
-            .with_context(|| format!("get {file}"))?;
+        let result = download(session, &file.name, destination, args, show_progress)
+            .with_context(|| format!("get {file}"));
+        let Err(error) = result else { continue };
+        if interrupt::is_set() || args.files.len() == 1 {
+            // Ctrl-C stops the whole command, as it does a shell's.
+            return Err(error);
+        }
+        // Each file's failure on its line, and on to the next file, as
+        // wget does; one summary line at the end.
+        eprintln!("hftp: {}", failure::message(&error, &session.server()));
+        failed += 1;
+        last_failure = Some(failure::exit_code(&error));
     }
     for mut other in others {
         other.close();
+    }
+    if let Some(code) = last_failure {
+        return Err(SomeFailed {
+            failed,
+            total: args.files.len(),
+            code,
+        })
+        .context("get");
+    }
+    if show_progress && args.files.len() > 1 {
+        eprintln!(
+            "{} files in {:.1}s",
+            args.files.len(),
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }
