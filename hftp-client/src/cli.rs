@@ -113,6 +113,14 @@ pub struct ServerArgs {
     /// received bytes starts the count again
     #[arg(long, value_name = "N", default_value_t = 0, global = true)]
     pub retry: u32,
+    /// Print nothing but errors and what was asked for: no progress bar,
+    /// no notes (resuming, retrying, summaries)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print the exchange with the server on standard error, in the
+    /// course's transcript form (`C: get_metadata a.txt`, `S: 0 OK`)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     /// The wait before the first retry; each next one waits twice as
     /// long, up to 10 seconds
     #[arg(

@@ -44,6 +44,12 @@ pub enum SliceEncoding {
     Base64,
 }
 
+/// Where a [`Client`] reports its exchange, line by line, in the
+/// course's transcript form: `C: get_metadata archivo.txt` for a request,
+/// `S: 0 OK` for a reply line. A slice's body is summed up in one line
+/// (`S: [41 bytes in base64]`, `S: [41 raw bytes]`) rather than copied.
+pub type Transcript = Box<dyn FnMut(&str) + Send + Sync>;
+
 /// A connection to an HFTP server.
 ///
 /// Each method sends one request (or a batch, for
@@ -87,6 +93,16 @@ pub struct Client {
     encoding: SliceEncoding,
     /// Whether this server takes raw slices, once a raw slice told.
     raw_support: Option<bool>,
+    transcript: Option<Traced>,
+}
+
+/// A [`Transcript`], which has no `Debug` of its own.
+struct Traced(Transcript);
+
+impl std::fmt::Debug for Traced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Transcript")
+    }
 }
 
 impl Client {
@@ -138,6 +154,7 @@ impl Client {
             broken: false,
             encoding: SliceEncoding::Auto,
             raw_support: None,
+            transcript: None,
         })
     }
 
@@ -157,6 +174,12 @@ impl Client {
     /// unless set).
     pub fn set_slice_encoding(&mut self, encoding: SliceEncoding) {
         self.encoding = encoding;
+    }
+
+    /// Reports every request and reply line to `transcript` from now on
+    /// (`None`: to nothing, the default).
+    pub fn set_transcript(&mut self, transcript: Option<Transcript>) {
+        self.transcript = transcript.map(Traced);
     }
 
     /// Whether the server takes raw slices: `None` until a raw slice was
@@ -373,7 +396,12 @@ impl Client {
         }
         self.request.clear();
         for request in requests {
+            let start = self.request.len();
             request.encode(&mut self.request);
+            if let Some(Traced(transcript)) = &mut self.transcript {
+                let line = &self.request[start..self.request.len() - 2];
+                transcript(&format!("C: {}", line.escape_ascii()));
+            }
         }
         if let Err(error) = self.stream.write_all(&self.request) {
             self.broken = true;
@@ -410,6 +438,8 @@ impl Client {
         // it whole should it turn out malformed.
         let mut partial = Vec::new();
         let mut refusal = None;
+        // A slice's body, summed up in the transcript at its end.
+        let mut body_len = 0u64;
         loop {
             let input = &self.buffer[self.start..self.end];
             let (consumed, event) = match self.decoder.decode(input) {
@@ -426,6 +456,9 @@ impl Client {
                 partial.clear();
             }
             self.start += consumed;
+            if let (Some(Traced(transcript)), Some(event)) = (&mut self.transcript, &event) {
+                trace_event(transcript, request, event, &mut body_len);
+            }
             match event {
                 Some(ReplyEvent::End) => break,
                 Some(ReplyEvent::Status(Status::Ok)) => {}
@@ -468,6 +501,9 @@ impl Client {
                 return Err(Error::protocol(ReplyError::LineTooLong, line));
             }
             let done = line.is_empty();
+            if let Some(Traced(transcript)) = &mut self.transcript {
+                transcript(&format!("S: {}", line.escape_ascii()));
+            }
             match FileName::from_bytes(line) {
                 _ if done => {}
                 Ok(name) => listing.names.push(name),
@@ -532,6 +568,35 @@ impl AbortHandle {
     pub fn abort(&self) {
         // Already closed is as good as aborted.
         let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// The transcript's lines for one event of the reply to `request`.
+fn trace_event(
+    transcript: &mut Transcript,
+    request: &Request,
+    event: &ReplyEvent<'_>,
+    body_len: &mut u64,
+) {
+    match event {
+        ReplyEvent::Status(status) => transcript(&format!("S: {status}")),
+        ReplyEvent::FileName(name) | ReplyEvent::Command(name) => {
+            transcript(&format!("S: {name}"));
+        }
+        ReplyEvent::Size(size) => transcript(&format!("S: {size}")),
+        ReplyEvent::Data(data) => *body_len += data.len() as u64,
+        ReplyEvent::End => match request {
+            Request::GetSlice { raw: true, .. } if *body_len > 0 => {
+                transcript(&format!("S: Content-Length: {body_len}"));
+                transcript("S: ");
+                transcript(&format!("S: [{body_len} raw bytes]"));
+            }
+            Request::GetSlice { raw: false, .. } if *body_len > 0 => {
+                transcript(&format!("S: [{body_len} bytes in base64]"));
+            }
+            Request::GetFileListing | Request::Help => transcript("S: "),
+            _ => {}
+        },
     }
 }
 

@@ -22,6 +22,6 @@
 mod client;
 mod error;
 
-pub use client::{AbortHandle, Client, Listing, SliceEncoding};
+pub use client::{AbortHandle, Client, Listing, SliceEncoding, Transcript};
 pub use error::{Error, QUOTED_LEN};
 pub use hftp_proto::{FileName, FileNameError, Status};

@@ -53,6 +53,8 @@ pub struct Session {
     timeout: Option<Duration>,
     encoding: SliceEncoding,
     retry: Retry,
+    quiet: bool,
+    verbose: bool,
     client: Option<Connection>,
 }
 
@@ -95,6 +97,8 @@ impl Session {
                 times: args.retry,
                 delay: Duration::from_secs_f64(args.retry_delay),
             },
+            quiet: args.quiet,
+            verbose: args.verbose,
             client: None,
         }
     }
@@ -108,6 +112,8 @@ impl Session {
             timeout: self.timeout,
             encoding: self.encoding,
             retry: self.retry,
+            quiet: self.quiet,
+            verbose: self.verbose,
             client: None,
         }
     }
@@ -137,6 +143,19 @@ impl Session {
             }
         };
         &mut others[at]
+    }
+
+    /// Prints a note on stderr (what is going on, not an error), unless
+    /// `-q`.
+    pub fn note(&self, note: std::fmt::Arguments<'_>) {
+        if !self.quiet {
+            eprintln!("{note}");
+        }
+    }
+
+    /// Whether `-q` asks for no notes and no progress bar.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
     }
 
     /// The server as messages name it: `host:port`.
@@ -198,12 +217,12 @@ impl Session {
         }
         let delay = self.retry.delay(failures);
         let what = what.map(|what| format!("{what}: ")).unwrap_or_default();
-        eprintln!(
+        self.note(format_args!(
             "hftp: {what}{}; retry {failures} of {} in {:.1}s",
             crate::failure::describe(&error, &self.server()),
             self.retry.times,
             delay.as_secs_f64()
-        );
+        ));
         if interrupt::wait(delay) {
             return Err(error);
         }
@@ -215,6 +234,9 @@ impl Session {
     pub fn connect(&self) -> Result<Connection, Error> {
         let mut client = Client::connect((self.host.as_str(), self.port), self.timeout)?;
         client.set_slice_encoding(self.encoding);
+        if self.verbose {
+            client.set_transcript(Some(Box::new(|line| eprintln!("{line}"))));
+        }
         let watch = interrupt::watch(&client);
         Ok(Connection {
             client,

@@ -7,6 +7,7 @@ mod cli;
 mod encoding;
 mod get;
 mod library;
+mod output;
 mod retry;
 mod shell;
 mod terminal;

@@ -56,7 +56,7 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
         DestinationError::Usage(error) => anyhow::Error::new(error),
         DestinationError::Local(text) => anyhow::Error::msg(text),
     })?;
-    let show_progress = io::stderr().is_terminal();
+    let show_progress = io::stderr().is_terminal() && !session.is_quiet();
     let mut others = Vec::new();
     let mut last_failure = None;
     let mut failed = 0;
@@ -188,7 +188,10 @@ fn to_file(
     let created = !part.exists();
     let file = match &plan {
         Plan::Complete => {
-            eprintln!("{name}: {} is already complete", path.display());
+            session.note(format_args!(
+                "{name}: {} is already complete",
+                path.display()
+            ));
             return Ok(());
         }
         Plan::Prefix(start) => {
@@ -205,11 +208,11 @@ fn to_file(
         Plan::Complete => size,
     };
     if start > 0 {
-        eprintln!(
+        session.note(format_args!(
             "{name}: resuming at {} of {}",
             HumanBytes(start),
             HumanBytes(size)
-        );
+        ));
     }
     let bar = progress_bar(name, size, start, show_progress);
     let transferred = match plan {
@@ -329,7 +332,9 @@ fn resume_plan(
     part: &Path,
     record: &Path,
 ) -> anyhow::Result<Plan> {
-    let note = |why: &str| eprintln!("hftp: get {name}: {why}; starting over");
+    let note = |session: &Session, why: &str| {
+        session.note(format_args!("hftp: get {name}: {why}; starting over"));
+    };
     let part_len = match fs::metadata(part) {
         Ok(metadata) => Some(metadata.len()),
         Err(error) if error.kind() == io::ErrorKind::NotFound => None,
@@ -351,13 +356,22 @@ fn resume_plan(
                 if whole {
                     return Ok(Plan::Segments(segments));
                 }
-                note(&format!(
-                    "a segment of {} differs from the file on the server",
-                    part.display()
-                ));
+                note(
+                    session,
+                    &format!(
+                        "a segment of {} differs from the file on the server",
+                        part.display()
+                    ),
+                );
             }
-            Some(_) => note("the file's size changed since the interrupted download"),
-            None => note(&format!("{} is not a record of segments", record.display())),
+            Some(_) => note(
+                session,
+                "the file's size changed since the interrupted download",
+            ),
+            None => note(
+                session,
+                &format!("{} is not a record of segments", record.display()),
+            ),
         }
         fs::remove_file(record).with_context(|| format!("cannot remove {}", record.display()))?;
         return Ok(Plan::Prefix(0));
@@ -379,18 +393,21 @@ fn resume_plan(
         });
     };
     if have > size {
-        note(&format!(
-            "{} is larger than the file on the server",
-            part.display()
-        ));
+        note(
+            session,
+            &format!("{} is larger than the file on the server", part.display()),
+        );
         return Ok(Plan::Prefix(0));
     }
     let file = File::open(part).with_context(|| format!("cannot read {}", part.display()))?;
     if !ends_like(session, name, &file, 0, have)? {
-        note(&format!(
-            "the end of {} differs from the file on the server",
-            part.display()
-        ));
+        note(
+            session,
+            &format!(
+                "the end of {} differs from the file on the server",
+                part.display()
+            ),
+        );
         return Ok(Plan::Prefix(0));
     }
     Ok(Plan::Prefix(have))
