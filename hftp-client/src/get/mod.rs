@@ -22,7 +22,7 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 use hftp_client::{Error, FileName, Status};
-use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressState, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::cli::GetArgs;
@@ -526,20 +526,69 @@ fn split(start: u64, end: u64, count: u64) -> Vec<Segment> {
         .collect()
 }
 
+/// A bar as wide as the terminal leaves room for, with the rate and time
+/// left of this run: the bytes a resumed download already had came from
+/// no network, so they count towards neither.
 fn progress_bar(name: &FileName, size: u64, start: u64, show: bool) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
-    let style = ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-    )
-    .map(|style| style.progress_chars("=> "))
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
-    let bar = ProgressBar::new(size)
+    let this_run = move |state: &ProgressState| {
+        let done = state.pos().saturating_sub(start) as f64;
+        done / state.elapsed().as_secs_f64().max(1e-3)
+    };
+    // The bar itself shrinks to fit, but the figures beside it do not:
+    // on a narrow terminal fewer of them, so that the line never wraps.
+    let template = match terminal_columns() {
+        Some(columns) if columns < 40 => "[{wide_bar}] {percent}%",
+        Some(columns) if columns < 72 => "{msg} [{wide_bar}] {percent}% {run_rate} ETA {run_eta}",
+        _ => "{msg} [{wide_bar}] {bytes}/{total_bytes} {run_rate} ETA {run_eta}",
+    };
+    let style = ProgressStyle::with_template(template)
+        .map(|style| {
+            style
+                .progress_chars("=> ")
+                .with_key(
+                    "run_rate",
+                    move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                        let _ = write!(out, "{}/s", HumanBytes(this_run(state) as u64));
+                    },
+                )
+                .with_key(
+                    "run_eta",
+                    move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                        let rate = this_run(state);
+                        let left = state.len().unwrap_or(0).saturating_sub(state.pos()) as f64;
+                        match rate > 0.0 {
+                            true => {
+                                let _ = write!(out, "{}s", (left / rate).ceil() as u64);
+                            }
+                            false => {
+                                let _ = write!(out, "?");
+                            }
+                        }
+                    },
+                )
+        })
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::new(size)
         .with_style(style)
-        .with_message(name.to_string());
-    bar.set_position(start);
-    bar
+        .with_message(name.to_string())
+        .with_position(start)
+}
+
+/// The width of the terminal on stderr, if it is one that says.
+fn terminal_columns() -> Option<u16> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which
+    // points to one.
+    let got = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) };
+    (got == 0 && size.ws_col > 0).then_some(size.ws_col)
 }
 
 /// Leaves a failed transfer's bar as it stands, so that the error's line
