@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use crate::address::{self, RemoteFile, Server};
 use clap::{Args, Parser, Subcommand};
+use hftp_client::SliceEncoding;
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -59,6 +60,8 @@ Errors are reported as one line on standard error, e.g.
     long_about = LONG_ABOUT,
     after_help = EXIT_CODES,
     after_long_help = format!("{AFTER_LONG_HELP}{EXIT_CODES}"),
+    // `help` is ours: it asks the server (see Command::Help).
+    disable_help_subcommand = true,
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -96,6 +99,49 @@ pub struct ServerArgs {
         global = true
     )]
     pub timeout: f64,
+    /// Ask for slices as raw bytes only (the 2026 kit's `get_slice ...
+    /// raw`), even from a server that refuses them. By default slices are
+    /// raw, and base64 from a server that answers a raw slice with 201
+    #[arg(long, global = true, conflicts_with = "base64")]
+    pub raw: bool,
+    /// Ask for slices in base64 only, as every year's kit knows them
+    #[arg(long, global = true)]
+    pub base64: bool,
+    /// After a connection failure (cannot connect, timed out, connection
+    /// lost), try again up to N times in a row, waiting longer each time;
+    /// a download resumes from the bytes it already has. A try that
+    /// received bytes starts the count again
+    #[arg(long, value_name = "N", default_value_t = 0, global = true)]
+    pub retry: u32,
+    /// Print nothing but errors and what was asked for: no progress bar,
+    /// no notes (resuming, retrying, summaries)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print the exchange with the server on standard error, in the
+    /// course's transcript form (`C: get_metadata a.txt`, `S: 0 OK`)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// The wait before the first retry; each next one waits twice as
+    /// long, up to 10 seconds
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0.5,
+        value_parser = parse_seconds,
+        global = true
+    )]
+    pub retry_delay: f64,
+}
+
+impl ServerArgs {
+    /// How slices are asked for, as --raw and --base64 say.
+    pub fn slice_encoding(&self) -> SliceEncoding {
+        match (self.raw, self.base64) {
+            (true, _) => SliceEncoding::Raw,
+            (_, true) => SliceEncoding::Base64,
+            _ => SliceEncoding::Auto,
+        }
+    }
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -120,6 +166,9 @@ pub enum Command {
     /// Run an interactive session (the default on a terminal)
     #[command(long_about = SHELL_LONG_ABOUT)]
     Shell,
+    /// Print the commands the server knows (its `help`), or the options
+    /// of one of hftp's commands
+    Help(HelpArgs),
     /// Print a completion script for SHELL, e.g.
     /// `hftp completions bash > /etc/bash_completion.d/hftp`
     Completions {
@@ -146,8 +195,10 @@ Large files are fetched in pieces of at most 64 MiB, so progress is shown
 and resuming is possible at a fine grain. A progress bar (bytes, rate, time
 left) is drawn on standard error when it is a terminal.
 
-Several files are downloaded one after the other; the first failure stops
-the command.";
+Several files are downloaded one after the other. A file that fails is
+reported on its own line and the others are still downloaded; a last line
+says how many failed, and the exit code is that of the last failure.
+Ctrl-C stops them all.";
 
 const SHELL_LONG_ABOUT: &str = "\
 Run an interactive session.
@@ -173,6 +224,14 @@ A failed command prints its error and the shell goes on; a lost connection
 is opened again by the next command. At the end of its input the shell
 exits with 0 if every command succeeded, else with the exit code of the
 last one that failed.";
+
+/// Options of `help`.
+#[derive(Debug, Clone, Args)]
+pub struct HelpArgs {
+    /// One of hftp's commands: print its options instead of asking the
+    /// server
+    pub command: Option<String>,
+}
 
 /// Options of `ls`.
 #[derive(Debug, Clone, Args)]
@@ -245,7 +304,9 @@ pub struct CatArgs {
     no_binary_name = true,
     disable_version_flag = true,
     help_template = "{all-args}",
-    subcommand_value_name = "COMMAND"
+    subcommand_value_name = "COMMAND",
+    // `help` is ours: it asks the server too (see ShellCommand::Help).
+    disable_help_subcommand = true
 )]
 pub struct ShellLine {
     #[command(subcommand)]
@@ -277,6 +338,9 @@ pub enum ShellCommand {
         #[arg(value_parser = address::parse_server)]
         server: Server,
     },
+    /// Print the shell's commands and the server's (its `help`), or the
+    /// options of one command
+    Help(HelpArgs),
     /// Close the connection and leave the shell
     #[command(visible_alias = "exit")]
     Quit,
@@ -304,7 +368,6 @@ mod tests {
         let mut names: Vec<&str> = command
             .get_subcommands()
             .flat_map(|sub| std::iter::once(sub.get_name()).chain(sub.get_all_aliases()))
-            .chain(["help"])
             .collect();
         names.sort_unstable();
         assert_eq!(names, SHELL_COMMANDS);

@@ -10,8 +10,8 @@ use hftp_proto::{
 
 use crate::{Error, QUOTED_LEN};
 
-/// Bytes read from the socket at most per `read`. Slice bodies are
-/// base64, so this is 48 KiB of file per read at best.
+/// Bytes read from the socket at most per `read`: 64 KiB of a raw
+/// slice, 48 KiB of file in base64.
 const READ_BUFFER_LEN: usize = 64 * 1024;
 
 /// How many requests [`Client::metadata_many`] sends before reading their
@@ -28,6 +28,27 @@ pub struct Listing {
     /// no request can name them.
     pub invalid: Vec<Vec<u8>>,
 }
+
+/// How [`Client::slice`] asks for slices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SliceEncoding {
+    /// Raw bytes (the 2026 kit's `get_slice ... raw`) while the server
+    /// takes them; base64 from the first `201` a raw slice gets, which is
+    /// how a server older than the 2026 kit answers it.
+    #[default]
+    Auto,
+    /// Raw bytes only: a server that does not know them refuses the
+    /// slice.
+    Raw,
+    /// Base64 only, as every year's kit knows it.
+    Base64,
+}
+
+/// Where a [`Client`] reports its exchange, line by line, in the
+/// course's transcript form: `C: get_metadata archivo.txt` for a request,
+/// `S: 0 OK` for a reply line. A slice's body is summed up in one line
+/// (`S: [41 bytes in base64]`, `S: [41 raw bytes]`) rather than copied.
+pub type Transcript = Box<dyn FnMut(&str) + Send + Sync>;
 
 /// A connection to an HFTP server.
 ///
@@ -69,6 +90,19 @@ pub struct Client {
     end: usize,
     /// An error left the connection mid-reply or closed.
     broken: bool,
+    encoding: SliceEncoding,
+    /// Whether this server takes raw slices, once a raw slice told.
+    raw_support: Option<bool>,
+    transcript: Option<Traced>,
+}
+
+/// A [`Transcript`], which has no `Debug` of its own.
+struct Traced(Transcript);
+
+impl std::fmt::Debug for Traced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Transcript")
+    }
 }
 
 impl Client {
@@ -118,6 +152,9 @@ impl Client {
             start: 0,
             end: 0,
             broken: false,
+            encoding: SliceEncoding::Auto,
+            raw_support: None,
+            transcript: None,
         })
     }
 
@@ -131,6 +168,24 @@ impl Client {
     pub fn abort_handle(&self) -> Result<AbortHandle, Error> {
         let stream = self.stream.try_clone().map_err(Error::Io)?;
         Ok(AbortHandle { stream })
+    }
+
+    /// Chooses how slices are asked for from now on ([`SliceEncoding::Auto`]
+    /// unless set).
+    pub fn set_slice_encoding(&mut self, encoding: SliceEncoding) {
+        self.encoding = encoding;
+    }
+
+    /// Reports every request and reply line to `transcript` from now on
+    /// (`None`: to nothing, the default).
+    pub fn set_transcript(&mut self, transcript: Option<Transcript>) {
+        self.transcript = transcript.map(Traced);
+    }
+
+    /// Whether the server takes raw slices: `None` until a raw slice was
+    /// asked for on this connection.
+    pub fn raw_support(&self) -> Option<bool> {
+        self.raw_support
     }
 
     /// Whether an earlier error left the connection unusable.
@@ -211,8 +266,15 @@ impl Client {
     /// number of bytes written, which is `size`: a short or overlong body
     /// is an error, never a short count.
     ///
+    /// The slice comes raw or in base64 as [`set_slice_encoding`] says.
+    /// With [`SliceEncoding::Auto`], a `201` to a raw slice means a server
+    /// older than the 2026 kit: it is remembered for this connection and
+    /// the slice asked for again in base64, so the caller never sees it.
+    ///
     /// On an error other than a refusal, `out` may have received part of
     /// the slice.
+    ///
+    /// [`set_slice_encoding`]: Client::set_slice_encoding
     pub fn slice(
         &mut self,
         name: &FileName,
@@ -220,11 +282,52 @@ impl Client {
         size: u64,
         out: &mut impl Write,
     ) -> Result<u64, Error> {
+        let raw = match self.encoding {
+            SliceEncoding::Raw => true,
+            SliceEncoding::Base64 => false,
+            SliceEncoding::Auto => self.raw_support != Some(false),
+        };
+        let result = self.slice_as(name, offset, size, raw, out);
+        match result {
+            Err(Error::Refused(Status::InvalidArguments))
+                if raw && self.encoding == SliceEncoding::Auto =>
+            {
+                // The name and numbers are valid by construction, so the
+                // only argument a server can find wrong is `raw` itself.
+                // A 201 carries no body: nothing reached `out`.
+                let before = self.raw_support;
+                self.raw_support = Some(false);
+                let retried = self.slice_as(name, offset, size, false, out);
+                if let Err(Error::Refused(Status::InvalidArguments)) = retried {
+                    // Refused in base64 too: the 201 was about something
+                    // else (some servers refuse any zero-length slice).
+                    self.raw_support = before;
+                }
+                retried
+            }
+            Ok(written) => {
+                if raw {
+                    self.raw_support = Some(true);
+                }
+                Ok(written)
+            }
+            other => other,
+        }
+    }
+
+    fn slice_as(
+        &mut self,
+        name: &FileName,
+        offset: u64,
+        size: u64,
+        raw: bool,
+        out: &mut impl Write,
+    ) -> Result<u64, Error> {
         let request = Request::GetSlice {
             name: *name,
             offset,
             size,
-            raw: false,
+            raw,
         };
         let mut written = 0;
         self.exchange(&request, |event| {
@@ -235,6 +338,20 @@ impl Client {
             Ok(())
         })?;
         Ok(written)
+    }
+
+    /// `help` (the 2026 kit): the commands the server knows, in its
+    /// order. A server older than that kit refuses it with
+    /// [`Status::NoSuchCommand`], as any unknown command.
+    pub fn help(&mut self) -> Result<Vec<FileName>, Error> {
+        let mut commands = Vec::new();
+        self.exchange(&Request::Help, |event| {
+            if let ReplyEvent::Command(command) = event {
+                commands.push(command);
+            }
+            Ok(())
+        })?;
+        Ok(commands)
     }
 
     /// `quit`, then closes the connection. A server that closes right
@@ -279,7 +396,12 @@ impl Client {
         }
         self.request.clear();
         for request in requests {
+            let start = self.request.len();
             request.encode(&mut self.request);
+            if let Some(Traced(transcript)) = &mut self.transcript {
+                let line = &self.request[start..self.request.len() - 2];
+                transcript(&format!("C: {}", line.escape_ascii()));
+            }
         }
         if let Err(error) = self.stream.write_all(&self.request) {
             self.broken = true;
@@ -316,6 +438,8 @@ impl Client {
         // it whole should it turn out malformed.
         let mut partial = Vec::new();
         let mut refusal = None;
+        // A slice's body, summed up in the transcript at its end.
+        let mut body_len = 0u64;
         loop {
             let input = &self.buffer[self.start..self.end];
             let (consumed, event) = match self.decoder.decode(input) {
@@ -332,6 +456,9 @@ impl Client {
                 partial.clear();
             }
             self.start += consumed;
+            if let (Some(Traced(transcript)), Some(event)) = (&mut self.transcript, &event) {
+                trace_event(transcript, request, event, &mut body_len);
+            }
             match event {
                 Some(ReplyEvent::End) => break,
                 Some(ReplyEvent::Status(Status::Ok)) => {}
@@ -374,6 +501,9 @@ impl Client {
                 return Err(Error::protocol(ReplyError::LineTooLong, line));
             }
             let done = line.is_empty();
+            if let Some(Traced(transcript)) = &mut self.transcript {
+                transcript(&format!("S: {}", line.escape_ascii()));
+            }
             match FileName::from_bytes(line) {
                 _ if done => {}
                 Ok(name) => listing.names.push(name),
@@ -438,6 +568,35 @@ impl AbortHandle {
     pub fn abort(&self) {
         // Already closed is as good as aborted.
         let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// The transcript's lines for one event of the reply to `request`.
+fn trace_event(
+    transcript: &mut Transcript,
+    request: &Request,
+    event: &ReplyEvent<'_>,
+    body_len: &mut u64,
+) {
+    match event {
+        ReplyEvent::Status(status) => transcript(&format!("S: {status}")),
+        ReplyEvent::FileName(name) | ReplyEvent::Command(name) => {
+            transcript(&format!("S: {name}"));
+        }
+        ReplyEvent::Size(size) => transcript(&format!("S: {size}")),
+        ReplyEvent::Data(data) => *body_len += data.len() as u64,
+        ReplyEvent::End => match request {
+            Request::GetSlice { raw: true, .. } if *body_len > 0 => {
+                transcript(&format!("S: Content-Length: {body_len}"));
+                transcript("S: ");
+                transcript(&format!("S: [{body_len} raw bytes]"));
+            }
+            Request::GetSlice { raw: false, .. } if *body_len > 0 => {
+                transcript(&format!("S: [{body_len} bytes in base64]"));
+            }
+            Request::GetFileListing | Request::Help => transcript("S: "),
+            _ => {}
+        },
     }
 }
 

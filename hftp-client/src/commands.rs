@@ -1,12 +1,14 @@
-//! `ls`, `stat` and `cat`.
+//! `ls`, `stat`, `cat` and `help`.
 
 use std::io::{self, BufWriter, Write};
 
 use anyhow::Context;
-use hftp_client::{Client, Error, FileName};
+use hftp_client::{Client, Error, FileName, Status};
 
-use crate::cli::{CatArgs, LsArgs, StatArgs};
-use crate::session::Session;
+use crate::cli::{CatArgs, HelpArgs, LsArgs, StatArgs};
+use crate::failure::UsageError;
+use crate::interrupt;
+use crate::session::{Connector, Session, is_transient};
 
 /// The most bytes asked for in one `get_slice`: big slices are fetched in
 /// pieces, so that a download can be resumed and shows progress at a fine
@@ -80,8 +82,7 @@ pub fn cat(session: &mut Session, args: &CatArgs) -> anyhow::Result<()> {
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
-    let client = session.client().with_context(context)?;
-    let result = fetch(client, name, args.offset, size, &mut out)
+    let result = fetch(session, name, args.offset, size, &mut out)
         .and_then(|()| out.flush().map_err(Error::Write));
     match result {
         // A reader that stopped early (`| head`) is not a failure.
@@ -93,8 +94,12 @@ pub fn cat(session: &mut Session, args: &CatArgs) -> anyhow::Result<()> {
 /// Writes `size` bytes of `name` from `offset` to `out`, in pieces of at
 /// most [`PIECE_LEN`]. A zero `size` asks for nothing: some servers
 /// refuse a zero-length slice, and there is nothing to fetch.
+///
+/// A connection lost on the way is opened again as `--retry` allows, and
+/// the fetch goes on from the bytes `out` has taken: `out` must keep
+/// them, in order (what it has taken counts as received).
 pub fn fetch(
-    client: &mut Client,
+    connector: &mut impl Connector,
     name: &FileName,
     offset: u64,
     size: u64,
@@ -102,10 +107,85 @@ pub fn fetch(
 ) -> Result<(), Error> {
     let end = offset.saturating_add(size);
     let mut position = offset;
+    let mut failures = 0;
     while position < end {
         let piece = (end - position).min(PIECE_LEN);
-        client.slice(name, position, piece, out)?;
-        position += piece;
+        let mut counted = Counted {
+            inner: &mut *out,
+            taken: 0,
+        };
+        let result = connector
+            .client()
+            .and_then(|client| client.slice(name, position, piece, &mut counted));
+        position += counted.taken;
+        match result {
+            Ok(_) => failures = 0,
+            Err(error) if is_transient(&error) && !interrupt::is_set() => {
+                // Bytes came: the link works, only not for long.
+                if counted.taken > 0 {
+                    failures = 0;
+                }
+                failures += 1;
+                connector.session().back_off(failures, error, Some(name))?;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Counts the bytes a writer took.
+struct Counted<W> {
+    inner: W,
+    taken: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(data)?;
+        self.taken += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// `help`: the commands the server knows, or, given one of `commands`'
+/// subcommands, its options.
+pub fn help(
+    session: &mut Session,
+    args: &HelpArgs,
+    mut commands: clap::Command,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if let Some(name) = &args.command {
+        let Some(command) = commands.find_subcommand_mut(name) else {
+            return Err(
+                UsageError(format!("help: no such command {name:?}; `help` lists them")).into(),
+            );
+        };
+        write!(out, "{}", command.render_long_help())?;
+        return Ok(());
+    }
+    match session.retrying(Client::help) {
+        Ok(names) => {
+            writeln!(out, "Commands of {} (its `help`):", session.server())?;
+            for name in names {
+                writeln!(out, "  {name}")?;
+            }
+        }
+        // The answer of every server older than the 2026 kit: not a
+        // failure, but what `help` found out.
+        Err(Error::Refused(Status::NoSuchCommand)) => writeln!(
+            out,
+            "{} has no `help` command (it answered {}, as servers older than the \
+             2026 kit do)",
+            session.server(),
+            Status::NoSuchCommand
+        )?,
+        Err(error) => return Err(error).context("help"),
     }
     Ok(())
 }

@@ -40,9 +40,22 @@ pub struct FileChanged {
     pub size_now: u64,
 }
 
+/// Some of several files failed, each already reported on its own line:
+/// the command's one summary line, with the exit code of the last failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} files failed")]
+pub struct SomeFailed {
+    pub failed: usize,
+    pub total: usize,
+    pub code: u8,
+}
+
 /// The exit code of a failure: decided by the innermost typed error.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if let Some(some) = cause.downcast_ref::<SomeFailed>() {
+            return some.code;
+        }
         if let Some(error) = cause.downcast_ref::<Error>() {
             return match error {
                 Error::Refused(Status::FileNotFound) => exit::NOT_FOUND,
@@ -103,7 +116,8 @@ pub fn message(error: &anyhow::Error, server: &str) -> String {
     text
 }
 
-fn describe(error: &Error, server: &str) -> String {
+/// A library error as the end of one sentence, naming `server`.
+pub fn describe(error: &Error, server: &str) -> String {
     match error {
         Error::Refused(Status::FileNotFound) => format!("file not found on {server}"),
         Error::Refused(Status::OffsetExceedsFileSize) => {

@@ -7,7 +7,8 @@
 //! runs it asks [`is_set`] to report an interruption instead.
 
 use std::io;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use hftp_client::{AbortHandle, Client};
 use signal_hook::consts::SIGINT;
@@ -29,6 +30,9 @@ static STATE: Mutex<State> = Mutex::new(State {
     next_id: 0,
     connections: Vec::new(),
 });
+
+/// Told of every Ctrl-C, for [`wait`].
+static PRESSED: Condvar = Condvar::new();
 
 fn state() -> MutexGuard<'static, State> {
     // Nothing is left half-done under the lock: a panic elsewhere does not
@@ -56,6 +60,17 @@ fn interrupt() {
     for (_, connection) in &state.connections {
         connection.abort();
     }
+    PRESSED.notify_all();
+}
+
+/// Waits for `duration`, or less if Ctrl-C is pressed meanwhile (or was
+/// since the last [`reset`]); returns whether it was.
+pub fn wait(duration: Duration) -> bool {
+    let state = state();
+    let (state, _) = PRESSED
+        .wait_timeout_while(state, duration, |state| !state.interrupted)
+        .unwrap_or_else(PoisonError::into_inner);
+    state.interrupted
 }
 
 /// Whether Ctrl-C was pressed since the last [`reset`].

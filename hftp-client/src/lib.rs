@@ -2,7 +2,8 @@
 //!
 //! [`Client`] is one connection to a server: [`list`](Client::list),
 //! [`metadata`](Client::metadata), [`slice`](Client::slice) (streaming the
-//! decoded bytes into any [`Write`](std::io::Write)r) and
+//! bytes into any [`Write`](std::io::Write)r, raw where the server takes
+//! raw slices, else base64), [`help`](Client::help) and
 //! [`quit`](Client::quit). It is a thin driver: every protocol rule
 //! (request framing, status codes, base64, file names) comes from
 //! [`hftp_proto`], so the client works with any conforming server, for
@@ -21,6 +22,6 @@
 mod client;
 mod error;
 
-pub use client::{AbortHandle, Client, Listing};
+pub use client::{AbortHandle, Client, Listing, SliceEncoding, Transcript};
 pub use error::{Error, QUOTED_LEN};
 pub use hftp_proto::{FileName, FileNameError, Status};

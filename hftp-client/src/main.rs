@@ -37,6 +37,9 @@ fn main() -> ExitCode {
         Some(Command::Get(args)) => get::get(&mut session, args),
         Some(Command::Cat(args)) => commands::cat(&mut session, args),
         Some(Command::Shell) | None => return ExitCode::from(shell::run(session, interactive)),
+        Some(Command::Help(args)) => {
+            commands::help(&mut session, args, Cli::command(), &mut io::stdout().lock())
+        }
         Some(Command::Completions { shell }) => {
             clap_complete::generate(*shell, &mut Cli::command(), "hftp", &mut io::stdout());
             Ok(())

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use hftp_client::Client;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
@@ -167,6 +167,17 @@ fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
             session.close();
             *session = session.elsewhere(server);
             Ok(())
+        }
+        ShellCommand::Help(args) => {
+            let mut out = stdout.lock();
+            let shell_commands = match args.command {
+                Some(_) => Ok(()),
+                None => write!(out, "{}", ShellLine::command().render_help())
+                    .and_then(|()| writeln!(out)),
+            };
+            shell_commands
+                .map_err(anyhow::Error::from)
+                .and_then(|()| commands::help(session, args, ShellLine::command(), &mut out))
         }
         ShellCommand::Quit => return (Flow::Quit, None),
     };

@@ -327,3 +327,43 @@ fn ctrl_c_stops_get_with_a_resume_hint_and_keeps_the_part_file() {
     let part = fs::read(here.path().join("data.bin.part")).expect("the .part");
     assert!(!part.is_empty() && part[..] == data[..part.len()]);
 }
+
+#[test]
+fn several_files_keep_going_past_a_failure_with_one_summary_line() {
+    let served = served_dir(&[("a.txt", b"aaa".as_slice()), ("b.txt", b"bb")]);
+    let server = RealServer::start(served.path());
+    let here = tempfile::tempdir().expect("a directory");
+    let stderr = stderr_when(
+        hftp(server.port(), here.path()).args(["get", "a.txt", "nope.txt", "b.txt"]),
+        1,
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "hftp: get nope.txt: file not found on 127.0.0.1:{}\n\
+             hftp: get: 1 of 3 files failed\n",
+            server.port()
+        )
+    );
+    assert_eq!(entries(here.path()), ["a.txt", "b.txt"]);
+
+    // The exit code is the last failure's: here a refused range (3)
+    // after a missing file (1).
+    let refusing = FakeServer::start(
+        &[("a.txt", b"aaa")],
+        Quirks {
+            refuse_slices: Some(Status::OffsetExceedsFileSize),
+            ..Quirks::default()
+        },
+    );
+    let elsewhere = tempfile::tempdir().expect("a directory");
+    let stderr = stderr_when(
+        hftp(refusing.port(), elsewhere.path()).args(["get", "nope.txt", "a.txt"]),
+        3,
+    );
+    assert!(
+        stderr.ends_with("hftp: get: 2 of 2 files failed\n"),
+        "{stderr}"
+    );
+    assert!(entries(elsewhere.path()).is_empty());
+}

@@ -9,13 +9,13 @@ use hftp_proto::ReplyError;
 
 use crate::util::{ARCHIVO, FakeServer, Quirks, RealServer, closed_port, pattern, served_dir};
 
-const TIMEOUT: Option<Duration> = Some(Duration::from_secs(30));
+pub const TIMEOUT: Option<Duration> = Some(Duration::from_secs(30));
 
-fn name(name: &str) -> FileName {
+pub fn name(name: &str) -> FileName {
     FileName::new(name).expect("a valid name")
 }
 
-fn slice(client: &mut Client, file: &str, offset: u64, size: u64) -> Result<Vec<u8>, Error> {
+pub fn slice(client: &mut Client, file: &str, offset: u64, size: u64) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     let written = client.slice(&name(file), offset, size, &mut out)?;
     assert_eq!(written, out.len() as u64);

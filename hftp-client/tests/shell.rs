@@ -124,7 +124,10 @@ fn a_lost_connection_is_opened_again() {
         },
     );
     let here = tempfile::tempdir().expect("a directory");
+    // In base64: the probe for raw slices would count as a request, and
+    // move the hang-ups away from the gaps between commands.
     hftp(server.port(), here.path())
+        .arg("--base64")
         .write_stdin("stat archivo.txt\nls\nget archivo.txt\ncat archivo.txt --size 4\n")
         .assert()
         .success()

@@ -131,3 +131,58 @@ fn tab_completes_remote_file_names() {
     hftp.expect("4242\r\n").expect("the completed name's size");
     assert!(matches!(quit(hftp), WaitStatus::Exited(_, 0)));
 }
+
+#[test]
+fn the_progress_bar_fits_a_narrow_terminal() {
+    let data = pattern(4 * MIB, 13);
+    let server = FakeServer::start(
+        &[("data.bin", &data)],
+        Quirks {
+            stall_slices: true,
+            new_kit: true,
+            ..Quirks::default()
+        },
+    );
+    let here = tempfile::tempdir().expect("a directory");
+    let (mut hftp, _) = shell(server.port(), here.path());
+    let columns = 50;
+    hftp.get_process_mut()
+        .set_window_size(columns, 24)
+        .expect("a narrow terminal");
+    hftp.send("get data.bin\r").expect("typed");
+    server.wait_for_stalls(1);
+    // The bar is drawn as bytes arrive, and left standing by Ctrl-C.
+    hftp.send("\x03").expect("Ctrl-C");
+    let seen = hftp.expect("Interrupted.").expect("the interruption");
+    let text = String::from_utf8_lossy(seen.before()).into_owned();
+    let visible = without_escapes(&text);
+    let bars: Vec<&str> = visible
+        .split(['\r', '\n'])
+        .filter(|line| line.contains(" ETA "))
+        .collect();
+    assert!(!bars.is_empty(), "no bar in {text:?}");
+    for bar in bars {
+        assert!(bar.chars().count() <= usize::from(columns), "{bar:?}");
+        assert!(bar.starts_with("data.bin ["), "{bar:?}");
+    }
+}
+
+/// `text` without its terminal control sequences (`ESC [ ... letter`).
+fn without_escapes(text: &str) -> String {
+    let mut visible = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            visible.push(c);
+            continue;
+        }
+        if chars.next() == Some('[') {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        }
+    }
+    visible
+}

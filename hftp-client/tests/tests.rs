@@ -4,8 +4,11 @@
 //! fake server with other habits (see `util`).
 
 mod cli;
+mod encoding;
 mod get;
 mod library;
+mod output;
+mod retry;
 mod shell;
 mod terminal;
 mod util;

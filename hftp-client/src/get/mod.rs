@@ -22,13 +22,14 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 use hftp_client::{Error, FileName, Status};
-use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressState, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::cli::GetArgs;
 use crate::commands::fetch;
-use crate::failure::{FileChanged, InconsistentReply};
-use crate::session::Session;
+use crate::failure::{self, FileChanged, InconsistentReply, SomeFailed};
+use crate::interrupt;
+use crate::session::{OwnConnection, Session};
 use destination::{Destination, DestinationError, Output};
 use segments::{Segment, SegmentLog};
 
@@ -55,15 +56,43 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
         DestinationError::Usage(error) => anyhow::Error::new(error),
         DestinationError::Local(text) => anyhow::Error::msg(text),
     })?;
-    let show_progress = io::stderr().is_terminal();
+    let show_progress = io::stderr().is_terminal() && !session.is_quiet();
     let mut others = Vec::new();
+    let mut last_failure = None;
+    let mut failed = 0;
+    let started = std::time::Instant::now();
     for (file, destination) in args.files.iter().zip(&destinations) {
         let session = session.pick(file.server.as_ref(), &mut others);
-        download(session, &file.name, destination, args, show_progress)
-            .with_context(|| format!("get {file}"))?;
+        let result = download(session, &file.name, destination, args, show_progress)
+            .with_context(|| format!("get {file}"));
+        let Err(error) = result else { continue };
+        if interrupt::is_set() || args.files.len() == 1 {
+            // Ctrl-C stops the whole command, as it does a shell's.
+            return Err(error);
+        }
+        // Each file's failure on its line, and on to the next file, as
+        // wget does; one summary line at the end.
+        eprintln!("hftp: {}", failure::message(&error, &session.server()));
+        failed += 1;
+        last_failure = Some(failure::exit_code(&error));
     }
     for mut other in others {
         other.close();
+    }
+    if let Some(code) = last_failure {
+        return Err(SomeFailed {
+            failed,
+            total: args.files.len(),
+            code,
+        })
+        .context("get");
+    }
+    if show_progress && args.files.len() > 1 {
+        eprintln!(
+            "{} files in {:.1}s",
+            args.files.len(),
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }
@@ -134,10 +163,8 @@ fn through(
         inner: BufWriter::with_capacity(WRITE_BUFFER_LEN, out),
         bar: &bar,
     };
-    let result = session
-        .client()
-        .and_then(|client| fetch(client, name, 0, size, &mut out))
-        .and_then(|()| out.flush().map_err(Error::Write));
+    let result =
+        fetch(session, name, 0, size, &mut out).and_then(|()| out.flush().map_err(Error::Write));
     finish_bar(&bar, result.is_ok(), name, size, show_progress);
     result.map_err(|error| changed_or(session, name, size, error))
 }
@@ -161,7 +188,10 @@ fn to_file(
     let created = !part.exists();
     let file = match &plan {
         Plan::Complete => {
-            eprintln!("{name}: {} is already complete", path.display());
+            session.note(format_args!(
+                "{name}: {} is already complete",
+                path.display()
+            ));
             return Ok(());
         }
         Plan::Prefix(start) => {
@@ -178,11 +208,11 @@ fn to_file(
         Plan::Complete => size,
     };
     if start > 0 {
-        eprintln!(
+        session.note(format_args!(
             "{name}: resuming at {} of {}",
             HumanBytes(start),
             HumanBytes(size)
-        );
+        ));
     }
     let bar = progress_bar(name, size, start, show_progress);
     let transferred = match plan {
@@ -302,7 +332,9 @@ fn resume_plan(
     part: &Path,
     record: &Path,
 ) -> anyhow::Result<Plan> {
-    let note = |why: &str| eprintln!("hftp: get {name}: {why}; starting over");
+    let note = |session: &Session, why: &str| {
+        session.note(format_args!("hftp: get {name}: {why}; starting over"));
+    };
     let part_len = match fs::metadata(part) {
         Ok(metadata) => Some(metadata.len()),
         Err(error) if error.kind() == io::ErrorKind::NotFound => None,
@@ -324,13 +356,22 @@ fn resume_plan(
                 if whole {
                     return Ok(Plan::Segments(segments));
                 }
-                note(&format!(
-                    "a segment of {} differs from the file on the server",
-                    part.display()
-                ));
+                note(
+                    session,
+                    &format!(
+                        "a segment of {} differs from the file on the server",
+                        part.display()
+                    ),
+                );
             }
-            Some(_) => note("the file's size changed since the interrupted download"),
-            None => note(&format!("{} is not a record of segments", record.display())),
+            Some(_) => note(
+                session,
+                "the file's size changed since the interrupted download",
+            ),
+            None => note(
+                session,
+                &format!("{} is not a record of segments", record.display()),
+            ),
         }
         fs::remove_file(record).with_context(|| format!("cannot remove {}", record.display()))?;
         return Ok(Plan::Prefix(0));
@@ -352,18 +393,21 @@ fn resume_plan(
         });
     };
     if have > size {
-        note(&format!(
-            "{} is larger than the file on the server",
-            part.display()
-        ));
+        note(
+            session,
+            &format!("{} is larger than the file on the server", part.display()),
+        );
         return Ok(Plan::Prefix(0));
     }
     let file = File::open(part).with_context(|| format!("cannot read {}", part.display()))?;
     if !ends_like(session, name, &file, 0, have)? {
-        note(&format!(
-            "the end of {} differs from the file on the server",
-            part.display()
-        ));
+        note(
+            session,
+            &format!(
+                "the end of {} differs from the file on the server",
+                part.display()
+            ),
+        );
         return Ok(Plan::Prefix(0));
     }
     Ok(Plan::Prefix(have))
@@ -405,9 +449,7 @@ fn sequential(
         inner: BufWriter::with_capacity(WRITE_BUFFER_LEN, AtOffset::new(file, start)),
         bar,
     };
-    let result = session
-        .client()
-        .and_then(|client| fetch(client, name, start, size - start, &mut out));
+    let result = fetch(session, name, start, size - start, &mut out);
     // Keep what arrived before a failure: `-c` resumes from it.
     let flushed = out.flush().map_err(Error::Write);
     result.and(flushed)
@@ -435,7 +477,7 @@ fn parallel(
     let result = pool.install(|| {
         unfinished.par_iter().try_for_each(|&index| {
             let segment = segments[index];
-            let mut client = session.connect()?;
+            let mut connection = OwnConnection::new(session);
             let mut out = Progress {
                 inner: SegmentWriter {
                     file,
@@ -447,7 +489,7 @@ fn parallel(
                 bar,
             };
             let result = fetch(
-                &mut client,
+                &mut connection,
                 name,
                 segment.done,
                 segment.to - segment.done,
@@ -457,7 +499,7 @@ fn parallel(
             result.and(flushed)?;
             // The segment is safely written; how the server takes
             // leave does not matter.
-            let _ = client.quit();
+            connection.close();
             Ok::<(), Error>(())
         })
     });
@@ -484,20 +526,69 @@ fn split(start: u64, end: u64, count: u64) -> Vec<Segment> {
         .collect()
 }
 
+/// A bar as wide as the terminal leaves room for, with the rate and time
+/// left of this run: the bytes a resumed download already had came from
+/// no network, so they count towards neither.
 fn progress_bar(name: &FileName, size: u64, start: u64, show: bool) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
-    let style = ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-    )
-    .map(|style| style.progress_chars("=> "))
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
-    let bar = ProgressBar::new(size)
+    let this_run = move |state: &ProgressState| {
+        let done = state.pos().saturating_sub(start) as f64;
+        done / state.elapsed().as_secs_f64().max(1e-3)
+    };
+    // The bar itself shrinks to fit, but the figures beside it do not:
+    // on a narrow terminal fewer of them, so that the line never wraps.
+    let template = match terminal_columns() {
+        Some(columns) if columns < 40 => "[{wide_bar}] {percent}%",
+        Some(columns) if columns < 72 => "{msg} [{wide_bar}] {percent}% {run_rate} ETA {run_eta}",
+        _ => "{msg} [{wide_bar}] {bytes}/{total_bytes} {run_rate} ETA {run_eta}",
+    };
+    let style = ProgressStyle::with_template(template)
+        .map(|style| {
+            style
+                .progress_chars("=> ")
+                .with_key(
+                    "run_rate",
+                    move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                        let _ = write!(out, "{}/s", HumanBytes(this_run(state) as u64));
+                    },
+                )
+                .with_key(
+                    "run_eta",
+                    move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                        let rate = this_run(state);
+                        let left = state.len().unwrap_or(0).saturating_sub(state.pos()) as f64;
+                        match rate > 0.0 {
+                            true => {
+                                let _ = write!(out, "{}s", (left / rate).ceil() as u64);
+                            }
+                            false => {
+                                let _ = write!(out, "?");
+                            }
+                        }
+                    },
+                )
+        })
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::new(size)
         .with_style(style)
-        .with_message(name.to_string());
-    bar.set_position(start);
-    bar
+        .with_message(name.to_string())
+        .with_position(start)
+}
+
+/// The width of the terminal on stderr, if it is one that says.
+fn terminal_columns() -> Option<u16> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which
+    // points to one.
+    let got = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) };
+    (got == 0 && size.ws_col > 0).then_some(size.ws_col)
 }
 
 /// Leaves a failed transfer's bar as it stands, so that the error's line

@@ -23,8 +23,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use hftp_proto::{
-    Event, FileName, Request, RequestDecoder, SliceEncoder, Status, check_slice, encode_listing,
-    encode_metadata, encode_status,
+    Event, FileName, Request, RequestDecoder, SliceEncoder, Status, check_slice, encode_help,
+    encode_listing, encode_metadata, encode_raw_slice_head, encode_status,
 };
 
 /// Deterministic, incompressible-looking test data.
@@ -63,9 +63,15 @@ pub struct RealServer {
 
 impl RealServer {
     pub fn start(dir: &Path) -> RealServer {
+        RealServer::start_at(dir, 0)
+    }
+
+    /// On `port` (0: an ephemeral one), e.g. that of a server just
+    /// killed, as a restarted server would be.
+    pub fn start_at(dir: &Path, port: u16) -> RealServer {
         let binary = server_binary();
         let mut child = Command::new(&binary)
-            .args(["-a", "127.0.0.1", "-p", "0", "-d"])
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-d"])
             .arg(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -122,9 +128,15 @@ fn server_binary() -> PathBuf {
     binary
 }
 
-/// How a [`FakeServer`] departs from our server's ways.
+/// How a [`FakeServer`] departs from our server's ways. By default it
+/// is a server older than the 2026 kit: `help` gets 200 and a raw slice
+/// 201.
 #[derive(Debug, Clone, Default)]
 pub struct Quirks {
+    /// Know the 2026 kit: answer `help`, and raw slices with their
+    /// `Content-Length` header (cut, stalled or refused as base64 ones
+    /// are).
+    pub new_kit: bool,
     /// Break slice bodies into lines of this many base64 characters.
     pub body_line_len: Option<usize>,
     /// Write replies one byte at a time.
@@ -134,6 +146,8 @@ pub struct Quirks {
     /// Cut the first N slice replies short: send `0 OK` and half the body,
     /// then close the connection.
     pub cut_slices: usize,
+    /// Cut them before their body's first byte instead.
+    pub cut_before_body: bool,
     /// Answer every request with this instead of a real reply.
     pub garbage: Option<&'static [u8]>,
     /// Read requests but never answer.
@@ -164,6 +178,9 @@ pub struct FakeServer {
     pub connections: Arc<AtomicUsize>,
     /// The `(offset, size)` of every `get_slice` received so far.
     pub slices: Arc<Mutex<Vec<(u64, u64)>>>,
+    /// The `(offset, size)` of every raw `get_slice` received so far,
+    /// answered or refused.
+    pub raw_slices: Arc<Mutex<Vec<(u64, u64)>>>,
     /// How many slice replies have stalled (see [`Quirks::stall_slices`]).
     stalled: Arc<(Mutex<usize>, Condvar)>,
 }
@@ -183,9 +200,11 @@ impl FakeServer {
             files: Mutex::new(files),
             cuts_left: Mutex::new(quirks.cut_slices),
             slices: Arc::new(Mutex::new(Vec::new())),
+            raw_slices: Arc::new(Mutex::new(Vec::new())),
             stalled: Arc::new((Mutex::new(0), Condvar::new())),
         });
         let slices = Arc::clone(&state.slices);
+        let raw_slices = Arc::clone(&state.raw_slices);
         let stalled = Arc::clone(&state.stalled);
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&connections);
@@ -202,6 +221,7 @@ impl FakeServer {
             addr,
             connections,
             slices,
+            raw_slices,
             stalled,
         }
     }
@@ -216,10 +236,16 @@ impl FakeServer {
             .expect("the stall counter");
     }
 
-    /// The `(offset, size)` of the slices asked for so far, in the order
-    /// they arrived.
+    /// The `(offset, size)` of the base64 slices asked for so far, in the
+    /// order they arrived.
     pub fn slices_asked(&self) -> Vec<(u64, u64)> {
         self.slices.lock().expect("the slice log").clone()
+    }
+
+    /// The `(offset, size)` of the raw slices asked for so far, in the
+    /// order they arrived.
+    pub fn raw_slices_asked(&self) -> Vec<(u64, u64)> {
+        self.raw_slices.lock().expect("the slice log").clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -232,6 +258,7 @@ struct State {
     files: Mutex<BTreeMap<FileName, Arc<Vec<u8>>>>,
     cuts_left: Mutex<usize>,
     slices: Arc<Mutex<Vec<(u64, u64)>>>,
+    raw_slices: Arc<Mutex<Vec<(u64, u64)>>>,
     stalled: Arc<(Mutex<usize>, Condvar)>,
 }
 
@@ -275,18 +302,32 @@ fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
                     None => encode_status(Status::FileNotFound, &mut out),
                 },
                 // The habits of a server older than the 2026 kit.
-                Event::Request(Request::GetSlice { raw: true, .. }) => {
+                Event::Request(Request::GetSlice {
+                    raw: true,
+                    offset,
+                    size,
+                    ..
+                }) if !quirks.new_kit => {
+                    let mut log = state.raw_slices.lock().expect("the slice log");
+                    log.push((offset, size));
                     encode_status(Status::InvalidArguments, &mut out);
                 }
-                Event::Request(Request::Help) => encode_status(Status::NoSuchCommand, &mut out),
+                Event::Request(Request::Help) if !quirks.new_kit => {
+                    encode_status(Status::NoSuchCommand, &mut out);
+                }
+                Event::Request(Request::Help) => encode_help(&mut out),
                 Event::Request(Request::GetSlice {
-                    name, offset, size, ..
+                    name,
+                    offset,
+                    size,
+                    raw,
                 }) => {
-                    state
-                        .slices
-                        .lock()
-                        .expect("the slice log")
-                        .push((offset, size));
+                    let log = if raw {
+                        &state.raw_slices
+                    } else {
+                        &state.slices
+                    };
+                    log.lock().expect("the slice log").push((offset, size));
                     let Some(data) = files.get(&name) else {
                         encode_status(Status::FileNotFound, &mut out);
                         continue;
@@ -323,9 +364,17 @@ fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
                         cut
                     };
                     let before = out.len();
-                    encode_slice(slice, quirks.body_line_len, &mut out);
+                    let head_len = if raw {
+                        encode_raw_slice_head(size, &mut out);
+                        let head_len = out.len() - before;
+                        out.extend_from_slice(slice);
+                        head_len
+                    } else {
+                        encode_slice(slice, quirks.body_line_len, &mut out);
+                        "0 OK\r\n".len()
+                    };
                     if quirks.stall_slices {
-                        let body = out.len() - before - "0 OK\r\n".len();
+                        let body = out.len() - before - head_len;
                         out.truncate(out.len() - body / 2);
                         if stream.write_all(&out).is_ok() {
                             let (stalled, changed) = &*state.stalled;
@@ -337,8 +386,9 @@ fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
                         return;
                     }
                     if cut {
-                        let body = out.len() - before - "0 OK\r\n".len();
-                        out.truncate(out.len() - body / 2);
+                        let body = out.len() - before - head_len;
+                        let sent = if quirks.cut_before_body { 0 } else { body / 2 };
+                        out.truncate(out.len() - (body - sent));
                         close = true;
                         break;
                     }
