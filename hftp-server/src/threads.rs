@@ -90,7 +90,7 @@ fn run(
             conn.advance(&shared.dir, file_buf, Instant::now());
             loop {
                 let sent = if conn.session.pending_output().is_empty() {
-                    match send_file_some(stream, conn) {
+                    match send_file_some(stream, conn, file_buf) {
                         Some(sent) => sent,
                         None => break,
                     }
@@ -154,13 +154,17 @@ fn write_some(stream: &mut TcpStream, conn: &mut Conn) -> io::Result<()> {
     }
 }
 
-/// Sends some of a raw slice's file, if the session asks, within its
-/// deadline, as [`write_some`] writes.
-fn send_file_some(stream: &mut TcpStream, conn: &mut Conn) -> Option<io::Result<()>> {
+/// Sends some of a raw slice's file through `buf`, if the session asks,
+/// within its deadline, as [`write_some`] writes.
+fn send_file_some(
+    stream: &mut TcpStream,
+    conn: &mut Conn,
+    buf: &mut [u8],
+) -> Option<io::Result<()>> {
     if let Err(error) = stream.set_write_timeout(wait_until(conn.session.poll_timeout())) {
         return Some(Err(error));
     }
-    match conn.send_file(stream, Instant::now())? {
+    match conn.send_file_through(stream, buf, Instant::now())? {
         Ok(_) => Some(Ok(())),
         Err(error) if error.kind() == ErrorKind::Interrupted => Some(Ok(())),
         Err(error) if is_timeout(&error) => {
