@@ -62,17 +62,16 @@
 
 #![deny(missing_docs)]
 
-mod decoder;
 mod line_head;
 mod name;
 mod reply;
 mod reply_decoder;
 mod request;
+mod request_decoder;
 mod servable;
 mod session;
 mod status;
 
-pub use decoder::{Event, Events, MAX_LINE_LEN, RequestDecoder};
 pub use line_head::LineHead;
 pub use name::{FileName, FileNameError, MAX_FILE_NAME_LEN, is_file_name_byte};
 pub use reply::{
@@ -81,6 +80,7 @@ pub use reply::{
 };
 pub use reply_decoder::{MAX_REPLY_LINE_LEN, ReplyDecoder, ReplyError, ReplyEvent};
 pub use request::{Request, check_slice};
+pub use request_decoder::{Event, Events, MAX_LINE_LEN, RequestDecoder};
 pub use servable::{Entry, Listing, ListingBuilder, is_visible, servability};
 pub use session::{Action, Answered, CloseReason, OUTPUT_LIMIT, ServerSession, SessionConfig};
 pub use status::Status;

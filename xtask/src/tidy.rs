@@ -122,3 +122,63 @@ fn the_io_tidy_check_can_fail() {
     assert!(IO_IN_PROTO.iter().any(|f| code.contains(f)));
     assert!(!code.contains("std::fs"));
 }
+
+/// Every `name.rs` (or `dir/name.rs`) ARCHITECTURE.md names in backticks,
+/// under the crate section it appears in.
+fn architecture_files() -> Vec<(String, String)> {
+    let architecture = read("ARCHITECTURE.md");
+    let mut crate_dir = String::new();
+    let mut files = Vec::new();
+    for line in architecture.lines() {
+        if let Some(name) = line.strip_prefix("### `") {
+            crate_dir = name.trim_end_matches('`').to_owned();
+            continue;
+        }
+        for quoted in line.split('`').skip(1).step_by(2) {
+            let is_path = quoted.ends_with(".rs")
+                && quoted
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_/.-".contains(c));
+            if is_path && !crate_dir.is_empty() {
+                files.push((crate_dir.clone(), quoted.to_owned()));
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn architecture_names_only_files_that_exist() {
+    let files = architecture_files();
+    assert!(
+        files.len() > 10,
+        "ARCHITECTURE.md names no files: {files:?}"
+    );
+    for (crate_dir, file) in files {
+        let root = workspace_root().join(&crate_dir);
+        let found = ["src", "tests", "benches", ""]
+            .iter()
+            .any(|dir| root.join(dir).join(&file).exists())
+            || find_file(&root.join("src"), &file)
+            || find_file(&root.join("tests"), &file);
+        assert!(
+            found,
+            "ARCHITECTURE.md names `{file}` in {crate_dir}, which has no such file"
+        );
+    }
+}
+
+/// Whether a file whose path ends with `name` is somewhere below `dir`.
+fn find_file(dir: &std::path::Path, name: &str) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        if path.is_dir() {
+            find_file(&path, name)
+        } else {
+            path.to_string_lossy().ends_with(&format!("/{name}"))
+        }
+    })
+}
