@@ -70,6 +70,51 @@ pub fn parse_server(text: &str) -> Result<Server, String> {
 }
 
 /// A remote file: a name, or `hftp://HOST[:PORT]/NAME`.
+/// What `get` takes: a file, or a glob of the files a server lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteSpec {
+    File(RemoteFile),
+    /// `*`, `?` and `[...]` as in a shell, matched against the server's
+    /// listing (no file name can hold them, so nothing is ambiguous).
+    Glob {
+        server: Option<Server>,
+        pattern: glob::Pattern,
+    },
+}
+
+impl fmt::Display for RemoteSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoteSpec::File(file) => file.fmt(f),
+            RemoteSpec::Glob {
+                server: Some(server),
+                pattern,
+            } => write!(f, "hftp://{server}/{pattern}"),
+            RemoteSpec::Glob {
+                server: None,
+                pattern,
+            } => pattern.fmt(f),
+        }
+    }
+}
+
+/// `NAME`, `PATTERN`, `hftp://HOST[:PORT]/NAME` or
+/// `hftp://HOST[:PORT]/PATTERN`.
+pub fn parse_remote_spec(text: &str) -> Result<RemoteSpec, String> {
+    let (server, name) = match text.strip_prefix("hftp://") {
+        Some(rest) => {
+            let (server, name) = split_url(rest)?;
+            (Some(server), name)
+        }
+        None => (None, text),
+    };
+    if name.contains(['*', '?', '[']) {
+        let pattern = glob::Pattern::new(name).map_err(|error| format!("{text}: {error}"))?;
+        return Ok(RemoteSpec::Glob { server, pattern });
+    }
+    parse_remote_file(text).map(RemoteSpec::File)
+}
+
 pub fn parse_remote_file(text: &str) -> Result<RemoteFile, String> {
     let Some(rest) = text.strip_prefix("hftp://") else {
         let name = FileName::new(text).map_err(|error| error.to_string())?;

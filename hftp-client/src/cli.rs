@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::address::{self, RemoteFile, Server};
+use crate::address::{self, RemoteFile, RemoteSpec, Server};
 use clap::{Args, Parser, Subcommand};
 use hftp_client::SliceEncoding;
 
@@ -158,8 +158,8 @@ pub enum Command {
     Ls(LsArgs),
     /// Print the size of a file, in bytes
     Stat(StatArgs),
-    /// Download files
-    #[command(long_about = GET_LONG_ABOUT)]
+    /// Download files (also `mget`)
+    #[command(long_about = GET_LONG_ABOUT, visible_alias = "mget")]
     Get(GetArgs),
     /// Write a file, or part of it, to standard output
     Cat(CatArgs),
@@ -252,9 +252,11 @@ pub struct StatArgs {
 /// Options of `get`.
 #[derive(Debug, Clone, Args)]
 pub struct GetArgs {
-    /// The remote files to download: NAME, or hftp://HOST[:PORT]/NAME
-    #[arg(required = true, value_name = "FILE", value_parser = address::parse_remote_file)]
-    pub files: Vec<RemoteFile>,
+    /// The remote files to download: NAME, or hftp://HOST[:PORT]/NAME; a
+    /// NAME with `*`, `?` or `[...]` is a glob over the server's listing
+    /// (quote it from your shell)
+    #[arg(required = true, value_name = "FILE", value_parser = address::parse_remote_spec)]
+    pub files: Vec<RemoteSpec>,
     /// Where to save: a directory, or (for a single file) the file's new
     /// path. With several files it must be an existing directory.
     /// Default: the current directory.
@@ -264,6 +266,9 @@ pub struct GetArgs {
     /// Create the directories -o names if they are missing
     #[arg(long)]
     pub create_dirs: bool,
+    /// Skip a file whose destination already exists, rather than replace it
+    #[arg(short = 'n', long, conflicts_with = "resume")]
+    pub no_clobber: bool,
     /// Resume from an existing NAME.part: fetch only the bytes it lacks
     /// (each segment's, after a parallel download). Its last 64 KiB are
     /// first compared with the server's file; if they differ (the file
@@ -320,8 +325,8 @@ pub enum ShellCommand {
     Ls(LsArgs),
     /// Print the size of a file, in bytes
     Stat(StatArgs),
-    /// Download files
-    #[command(long_about = GET_LONG_ABOUT)]
+    /// Download files (also `mget`)
+    #[command(long_about = GET_LONG_ABOUT, visible_alias = "mget")]
     Get(GetArgs),
     /// Write a file, or part of it, to standard output
     Cat(CatArgs),
@@ -347,8 +352,8 @@ pub enum ShellCommand {
 }
 
 /// The shell's command names, for completion.
-pub const SHELL_COMMANDS: [&str; 10] = [
-    "cat", "exit", "get", "help", "lcd", "lpwd", "ls", "open", "quit", "stat",
+pub const SHELL_COMMANDS: [&str; 11] = [
+    "cat", "exit", "get", "help", "lcd", "lpwd", "ls", "mget", "open", "quit", "stat",
 ];
 
 #[cfg(test)]

@@ -367,3 +367,71 @@ fn several_files_keep_going_past_a_failure_with_one_summary_line() {
     );
     assert!(entries(elsewhere.path()).is_empty());
 }
+
+#[test]
+fn a_glob_gets_the_listed_files_it_matches() {
+    let served = served_dir(&[
+        ("a.txt", b"first"),
+        ("b.txt", b"second"),
+        ("c.bin", b"third"),
+        ("atxt", b"not a .txt"),
+    ]);
+    let server = RealServer::start(served.path());
+    let here = tempfile::tempdir().expect("a directory");
+    hftp(server.port(), here.path())
+        .args(["get", "*.txt"])
+        .assert()
+        .success();
+    assert_eq!(entries(here.path()), ["a.txt", "b.txt"]);
+    assert_file(&here.path().join("a.txt"), b"first");
+    assert_file(&here.path().join("b.txt"), b"second");
+
+    // `mget` is the same command; `[...]` and `?` work too.
+    let there = tempfile::tempdir().expect("a directory");
+    hftp(server.port(), there.path())
+        .args(["mget", "[ac].*", "b.tx?"])
+        .assert()
+        .success();
+    assert_eq!(entries(there.path()), ["a.txt", "b.txt", "c.bin"]);
+}
+
+#[test]
+fn a_glob_that_matches_nothing_fetches_nothing_and_exits_1() {
+    let (_served, server) = archivo_server();
+    let here = tempfile::tempdir().expect("a directory");
+    let stderr = stderr_when(
+        hftp(server.port(), here.path()).args(["get", "archivo.txt", "*.jpg"]),
+        1,
+    );
+    assert!(
+        stderr.contains("*.jpg") && stderr.contains("matches"),
+        "{stderr}"
+    );
+    assert!(
+        entries(here.path()).is_empty(),
+        "nothing fetched before the check"
+    );
+}
+
+#[test]
+fn no_clobber_keeps_an_existing_file_and_gets_the_rest() {
+    let served = served_dir(&[("a.txt", b"server's a"), ("b.txt", b"server's b")]);
+    let server = RealServer::start(served.path());
+    let here = tempfile::tempdir().expect("a directory");
+    fs::write(here.path().join("a.txt"), "mine").expect("a local file");
+    let output = hftp(server.port(), here.path())
+        .args(["get", "-n", "a.txt", "b.txt"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_file(&here.path().join("a.txt"), b"mine");
+    assert_file(&here.path().join("b.txt"), b"server's b");
+    assert!(stderr_of(&output).contains("skipped (--no-clobber)"));
+    // Without it, the named file is replaced, as before.
+    hftp(server.port(), here.path())
+        .args(["get", "a.txt"])
+        .assert()
+        .success();
+    assert_file(&here.path().join("a.txt"), b"server's a");
+}

@@ -180,3 +180,27 @@ fn quotes_tilde_bang_and_open() {
         ARCHIVO
     );
 }
+
+#[test]
+fn mget_takes_globs_in_the_shell() {
+    let served = served_dir(&[("a.txt", b"a"), ("b.txt", b"b"), ("c.bin", b"c")]);
+    let server = RealServer::start(served.path());
+    let here = tempfile::tempdir().expect("a directory");
+    hftp(server.port(), here.path())
+        .arg("shell")
+        .write_stdin("mget '*.txt'\nexit\n")
+        .assert()
+        .success();
+    let mut names: Vec<String> = fs::read_dir(here.path())
+        .expect("the directory")
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a.txt", "b.txt"]);
+}

@@ -34,6 +34,26 @@ pub enum Destination {
     Through { path: PathBuf },
 }
 
+impl Destination {
+    /// The path written to (`-` for standard output).
+    pub fn path(&self) -> &Path {
+        match self {
+            Destination::Stdout => Path::new("-"),
+            Destination::File { path, .. } | Destination::Through { path } => path,
+        }
+    }
+
+    /// Whether a file is already there that a download would replace
+    /// (what `--no-clobber` keeps): a regular file at the final path. A
+    /// device or FIFO is written through, not replaced.
+    pub fn exists(&self) -> bool {
+        match self {
+            Destination::File { path, .. } => path.exists(),
+            Destination::Stdout | Destination::Through { .. } => false,
+        }
+    }
+}
+
 /// A destination that cannot be used, found before anything is fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum DestinationError {

@@ -21,10 +21,11 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use anyhow::Context;
-use hftp_client::{Error, FileName, Status};
+use hftp_client::{Client, Error, FileName, Status};
 use indicatif::{HumanBytes, ProgressBar, ProgressState, ProgressStyle};
 use rayon::prelude::*;
 
+use crate::address::{RemoteFile, RemoteSpec};
 use crate::cli::GetArgs;
 use crate::commands::fetch;
 use crate::failure::{self, FileChanged, InconsistentReply, SomeFailed};
@@ -44,7 +45,8 @@ const RESUME_CHECK_LEN: u64 = 64 * 1024;
 const WRITE_BUFFER_LEN: usize = 1024 * 1024;
 
 pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
-    let names: Vec<FileName> = args.files.iter().map(|file| file.name).collect();
+    let files = expand(session, &args.files)?;
+    let names: Vec<FileName> = files.iter().map(|file| file.name).collect();
     let destinations = destination::destinations(
         &names,
         Output {
@@ -61,12 +63,19 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
     let mut last_failure = None;
     let mut failed = 0;
     let started = std::time::Instant::now();
-    for (file, destination) in args.files.iter().zip(&destinations) {
+    for (file, destination) in files.iter().zip(&destinations) {
+        if args.no_clobber && destination.exists() {
+            session.note(format_args!(
+                "hftp: get {file}: {} exists: skipped (--no-clobber)",
+                destination.path().display()
+            ));
+            continue;
+        }
         let session = session.pick(file.server.as_ref(), &mut others);
         let result = download(session, &file.name, destination, args, show_progress)
             .with_context(|| format!("get {file}"));
         let Err(error) = result else { continue };
-        if interrupt::is_set() || args.files.len() == 1 {
+        if interrupt::is_set() || files.len() == 1 {
             // Ctrl-C stops the whole command, as it does a shell's.
             return Err(error);
         }
@@ -82,31 +91,72 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
     if let Some(code) = last_failure {
         return Err(SomeFailed {
             failed,
-            total: args.files.len(),
+            total: files.len(),
             code,
         })
         .context("get");
     }
-    if show_progress && args.files.len() > 1 {
+    if show_progress && files.len() > 1 {
         eprintln!(
             "{} files in {:.1}s",
-            args.files.len(),
+            files.len(),
             started.elapsed().as_secs_f64()
         );
     }
     Ok(())
 }
 
+/// The files `specs` name, each glob replaced by the names of its
+/// server's listing that it matches, in the listing's order. A glob that
+/// matches nothing fails the command before anything is fetched, as a
+/// missing file would (exit code 1).
+fn expand(session: &mut Session, specs: &[RemoteSpec]) -> anyhow::Result<Vec<RemoteFile>> {
+    let mut files = Vec::with_capacity(specs.len());
+    let mut others = Vec::new();
+    for spec in specs {
+        let RemoteSpec::Glob { server, pattern } = spec else {
+            if let RemoteSpec::File(file) = spec {
+                files.push(file.clone());
+            }
+            continue;
+        };
+        let session = session.pick(server.as_ref(), &mut others);
+        let listing = session
+            .retrying(Client::listing)
+            .with_context(|| format!("get {spec}"))?;
+        let before = files.len();
+        files.extend(
+            listing
+                .names
+                .into_iter()
+                .filter(|name| pattern.matches(name.as_str()))
+                .map(|name| RemoteFile {
+                    server: server.clone(),
+                    name,
+                }),
+        );
+        if files.len() == before {
+            return Err(Error::Refused(Status::FileNotFound))
+                .with_context(|| format!("get {spec}: no file on the server matches"));
+        }
+    }
+    for mut other in others {
+        other.close();
+    }
+    Ok(files)
+}
+
 /// The `get` command that resumes what `args` started, as one types it.
 pub fn resume_command(args: &GetArgs) -> String {
     let mut command = String::from("get -c");
+    // Quoted as needed, so that a glob or a path with spaces can be pasted.
     for file in &args.files {
         command.push(' ');
-        command.push_str(&file.to_string());
+        command.push_str(&shell_words::quote(&file.to_string()));
     }
     if let Some(output) = &args.output {
         command.push_str(" -o ");
-        command.push_str(&output.to_string_lossy());
+        command.push_str(&shell_words::quote(&output.to_string_lossy()));
     }
     command
 }
