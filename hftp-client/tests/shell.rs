@@ -191,16 +191,5 @@ fn mget_takes_globs_in_the_shell() {
         .write_stdin("mget '*.txt'\nexit\n")
         .assert()
         .success();
-    let mut names: Vec<String> = fs::read_dir(here.path())
-        .expect("the directory")
-        .map(|entry| {
-            entry
-                .expect("an entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    names.sort();
-    assert_eq!(names, ["a.txt", "b.txt"]);
+    assert_eq!(crate::cli::entries(here.path()), ["a.txt", "b.txt"]);
 }
