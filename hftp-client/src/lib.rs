@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod check;
 mod client;
 mod error;
 
