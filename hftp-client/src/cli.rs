@@ -177,6 +177,9 @@ pub enum Command {
     },
     /// Print the manual page (roff), e.g. `hftp man | man -l -`
     Man,
+    /// Check a server against HFTP.md: a numbered catalogue of cases
+    #[command(long_about = hftp_client::check::command::LONG_ABOUT)]
+    Check(hftp_client::check::command::CheckArgs),
 }
 
 const GET_LONG_ABOUT: &str = "\

@@ -44,6 +44,10 @@ fn main() -> ExitCode {
             clap_complete::generate(*shell, &mut Cli::command(), "hftp", &mut io::stdout());
             Ok(())
         }
+        Some(Command::Check(args)) => {
+            let server = cli.server.host.with_port(cli.server.port);
+            return ExitCode::from(hftp_client::check::command::main(args, &server));
+        }
         Some(Command::Man) => clap_mangen::Man::new(Cli::command())
             .render(&mut io::stdout())
             .map_err(anyhow::Error::from),

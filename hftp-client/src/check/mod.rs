@@ -28,6 +28,8 @@
 //! ```
 
 mod cases;
+#[cfg(feature = "cli")]
+pub mod command;
 mod fixture;
 mod report;
 mod wire;
