@@ -3,6 +3,7 @@
 //! must be built: `cargo nextest run --workspace` does it) and against a
 //! fake server with other habits (see `util`).
 
+mod check;
 mod cli;
 mod encoding;
 mod get;

@@ -19,7 +19,7 @@ pub(crate) const BIG_LEN: usize = 8 << 20;
 /// A sparse file of more than 4 GiB, with bytes written past 4 GiB.
 pub(crate) const SPARSE: &str = "hftp-check-sparse.bin";
 pub(crate) const SPARSE_LEN: u64 = (5 << 30) + 7;
-pub(crate) const SPARSE_MARK_AT: u64 = (4 << 30) + 3;
+pub(crate) const SPARSE_MARK_AT: u64 = (4 << 30) + 4099;
 pub(crate) const SPARSE_MARK: &[u8] = b"past\r\n4\0GiB";
 /// The last bytes of the sparse file.
 pub(crate) const SPARSE_END: &[u8] = b"end";
