@@ -238,6 +238,7 @@ fn the_command_exits_1_and_shows_the_bytes_when_a_case_fails() {
 
 mod proxy;
 mod rewrites;
+mod wireshark;
 
 use proxy::{Proxy, Quirks};
 use rewrites::*;
