@@ -1,5 +1,9 @@
 //! `hftp check`: the command line of the checker.
 
+// The doc comments of `CheckArgs` are clap's help texts, shown as
+// written: the `[IPV6]:PORT` of a usage form is text, not a rustdoc link.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
