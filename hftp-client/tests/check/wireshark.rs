@@ -37,60 +37,14 @@ fn the_dissector_decodes_a_captured_session() {
     let captures = tempfile::tempdir().expect("a directory for the capture");
     let capture = captures.path().join("session.pcap");
 
-    // --print shows each packet as it is written (-U), so the test knows
-    // when the last one it needs is in the file.
-    let mut tcpdump = Command::new("tcpdump")
-        .args([
-            "-i",
-            "lo",
-            "-n",
-            "-l",
-            "-U",
-            "--immediate-mode",
-            "--print",
-            "-w",
-        ])
-        .arg(&capture)
-        .arg(format!("tcp port {port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tcpdump starts");
-    let mut stderr = BufReader::new(tcpdump.stderr.take().expect("its stderr"));
-    let mut line = String::new();
-    // "listening on lo, ...": the capture has begun.
-    while !line.contains("listening on") {
-        line.clear();
+    let mut attempts = 0;
+    while !capture_session(&capture, server.addr) {
+        attempts += 1;
         assert!(
-            stderr.read_line(&mut line).expect("tcpdump's stderr") > 0,
-            "tcpdump ended: {line}"
+            attempts < 3,
+            "tcpdump lost packets of the session three times"
         );
     }
-
-    let mut client = TcpStream::connect(server.addr).expect("a connection");
-    let client_port = client.local_addr().expect("its address").port();
-    client
-        .write_all(
-            b"get_file_listing\r\nget_metadata archivo.txt\r\nget_slice archivo.txt 5 20\r\n\
-              get_slice big.bin 0 70000 raw\r\nhelp\r\nget_metadata nope\r\n\
-              get_slice big.bin 1 60000\r\nquit\r\n",
-        )
-        .expect("the requests");
-    let mut replies = Vec::new();
-    client.read_to_end(&mut replies).expect("the replies");
-
-    // The server's FIN comes after all its data.
-    let fin = format!("127.0.0.1.{port} > 127.0.0.1.{client_port}: Flags [F");
-    let stdout = BufReader::new(tcpdump.stdout.take().expect("its stdout"));
-    let seen = stdout
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.contains(&fin));
-    assert!(seen, "tcpdump never showed the server's FIN");
-    let _ = Command::new("kill")
-        .args(["-INT", &tcpdump.id().to_string()])
-        .status();
-    let _ = tcpdump.wait();
 
     let fields = tshark_fields(&capture, port);
     let column = |name: &str| -> Vec<String> {
@@ -153,6 +107,78 @@ fn the_dissector_decodes_a_captured_session() {
         meanings.contains(&"refused: no servable file of that name".to_string()),
         "{meanings:?}"
     );
+}
+
+/// Captures one session with the server at `addr` into `capture`: whether
+/// tcpdump saw all of it, up to the server's FIN. On a loaded machine it
+/// may lose packets of a fast loopback transfer, so the caller tries again.
+fn capture_session(capture: &Path, addr: std::net::SocketAddr) -> bool {
+    let port = addr.port();
+    // --print shows each packet as it is written (-U), so the test knows
+    // when the last one it needs is in the file.
+    let mut tcpdump = Command::new("tcpdump")
+        .args([
+            "-i",
+            "lo",
+            "-n",
+            "-l",
+            "-U",
+            "--immediate-mode",
+            // A larger capture buffer than the default 2 MiB: fewer packets
+            // lost when the transfer outruns tcpdump.
+            "-B",
+            "16384",
+            "--print",
+            "-w",
+        ])
+        .arg(capture)
+        .arg(format!("tcp port {port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump starts");
+    let mut stderr = BufReader::new(tcpdump.stderr.take().expect("its stderr"));
+    let mut line = String::new();
+    // "listening on lo, ...": the capture has begun.
+    while !line.contains("listening on") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).expect("tcpdump's stderr") > 0,
+            "tcpdump ended: {line}"
+        );
+    }
+
+    let mut client = TcpStream::connect(addr).expect("a connection");
+    let client_port = client.local_addr().expect("its address").port();
+    client
+        .write_all(
+            b"get_file_listing\r\nget_metadata archivo.txt\r\nget_slice archivo.txt 5 20\r\n\
+              get_slice big.bin 0 70000 raw\r\nhelp\r\nget_metadata nope\r\n\
+              get_slice big.bin 1 60000\r\nquit\r\n",
+        )
+        .expect("the requests");
+    let mut replies = Vec::new();
+    client.read_to_end(&mut replies).expect("the replies");
+
+    // The server's FIN comes after all its data.
+    let fin = format!("127.0.0.1.{port} > 127.0.0.1.{client_port}: Flags [F");
+    let stdout = BufReader::new(tcpdump.stdout.take().expect("its stdout"));
+    // Read on a thread, so that a capture that lost the FIN fails this
+    // attempt instead of hanging the test.
+    let (seen_fin, fin_seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let seen = stdout
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.contains(&fin));
+        let _ = seen_fin.send(seen);
+    });
+    let seen = fin_seen.recv_timeout(std::time::Duration::from_secs(5));
+    let _ = Command::new("kill")
+        .args(["-INT", &tcpdump.id().to_string()])
+        .status();
+    let _ = tcpdump.wait();
+    seen == Ok(true)
 }
 
 const FIELDS: [&str; 10] = [
