@@ -66,8 +66,13 @@ fn slice_request(name: &str, size: u64, body: Body) -> Result<Request> {
 
 /// The wire bytes of `get_slice NAME 0 SIZE`.
 pub fn request(name: &str, size: u64) -> Result<Vec<u8>> {
+    body_request(name, size, Body::Base64)
+}
+
+/// The wire bytes of `get_slice NAME 0 SIZE`, raw or not.
+pub fn body_request(name: &str, size: u64, body: Body) -> Result<Vec<u8>> {
     let mut wire = Vec::new();
-    slice_request(name, size, Body::Base64)?.encode(&mut wire);
+    slice_request(name, size, body)?.encode(&mut wire);
     Ok(wire)
 }
 

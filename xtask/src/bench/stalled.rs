@@ -13,12 +13,14 @@ use anyhow::{Context, Result};
 
 use super::crowd::Crowd;
 use super::probe::{self, Exchange, Probe};
-use super::process::Server;
+use super::process::{SMALL_FILE_LEN, Server};
 use super::report::{Row, Target, thousands};
 use super::slice::{self, Body, Reading};
 use super::{SLICE_FILE, SMALL_FILE};
 
 const TARGET_KIB: f64 = 64.0;
+/// A raw slice in flight against a tiny one: a page or two of noise.
+const TARGET_RAW_KIB: f64 = 8.0;
 /// The warm-up slice: enough to take the server's slice path through
 /// every buffer it has once.
 const WARM_SLICE: u64 = 4 << 20;
@@ -55,13 +57,39 @@ pub fn rows(server: &Server, stalled: &Stalled, exchange: &Exchange) -> Result<V
         Reading::Count,
     )
     .context("the warm-up get_slice")?;
+    let kib = |bytes: u64| bytes as f64 / 1024.0;
     let baseline = server.settled_rss()?;
     let one = Crowd::open(server.addr(), 1, &request);
     let with_one = server.settled_rss()?;
     let more = Crowd::open(server.addr(), stalled.crowd.saturating_sub(1), &request);
     let with_crowd = server.settled_rss()?;
     let held = one.len() + more.len();
-    let kib = |bytes: u64| bytes as f64 / 1024.0;
+    let one_whole = one.is_whole();
+    drop((one, more));
+    // A raw slice's body goes from the file to the socket through the
+    // engine's own buffer: once that has been used (a raw warm-up slice),
+    // one in flight must cost no more than a tiny one read whole.
+    slice::hftp_slice(
+        server.addr(),
+        SLICE_FILE,
+        WARM_SLICE,
+        Body::Raw,
+        Reading::Count,
+    )
+    .context("the raw warm-up get_slice")?;
+    slice::hftp_slice(
+        server.addr(),
+        SMALL_FILE,
+        SMALL_FILE_LEN as u64,
+        Body::Raw,
+        Reading::Count,
+    )
+    .context("the small raw slice")?;
+    let after_small_raw = server.settled_rss()?;
+    let raw_request = slice::body_request(SLICE_FILE, stalled.slice_size, Body::Raw)?;
+    let raw = Crowd::open(server.addr(), 1, &raw_request);
+    let with_raw = server.settled_rss()?;
+    let raw_growth = kib(with_raw.saturating_sub(after_small_raw));
     let one_growth = kib(with_one.saturating_sub(baseline));
     let per_connection = kib(with_crowd.saturating_sub(baseline)) / held.max(1) as f64;
     let asks = format!("`get_slice {SLICE_FILE} 0 {}`", stalled.slice_size);
@@ -87,7 +115,7 @@ pub fn rows(server: &Server, stalled: &Stalled, exchange: &Exchange) -> Result<V
         )
         .target(Target::AtMost {
             limit: TARGET_KIB,
-            value: if one.is_whole() {
+            value: if one_whole {
                 one_growth
             } else {
                 f64::INFINITY
@@ -114,5 +142,33 @@ pub fn rows(server: &Server, stalled: &Stalled, exchange: &Exchange) -> Result<V
                 kib(with_crowd.saturating_sub(baseline)) / 1024.0
             ),
         ),
+        Row::new(
+            format!(
+                "a raw {} MiB slice in flight: RSS above a raw {SMALL_FILE_LEN}-byte one's",
+                stalled.slice_size >> 20
+            ),
+            server,
+            format!(
+                "the stalled readers gone, a raw {} MiB warm-up slice and one raw `get_slice \
+                 {SMALL_FILE} 0 {SMALL_FILE_LEN} raw` read whole, VmRSS settled; then one connection sends `get_slice \
+                 {SLICE_FILE} 0 {} raw` and reads nothing (the server has sent what the \
+                 socket buffers hold); VmRSS settled again",
+                WARM_SLICE >> 20,
+                stalled.slice_size
+            ),
+        )
+        .figure(
+            format!("{raw_growth:.0} KiB"),
+            format!("baseline {:.1} MiB", kib(after_small_raw) / 1024.0),
+        )
+        .target(Target::AtMost {
+            limit: TARGET_RAW_KIB,
+            value: if raw.is_whole() {
+                raw_growth
+            } else {
+                f64::INFINITY
+            },
+            unit: "KiB",
+        }),
     ])
 }
