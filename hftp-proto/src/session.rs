@@ -132,13 +132,28 @@ impl std::fmt::Display for CloseReason {
     }
 }
 
-/// One answered request, for the driver's log.
+/// One answered request, for the driver's access log.
+///
+/// A record comes once the whole reply is in the output (most of it
+/// already sent, for a slice: the session holds at most
+/// [`OUTPUT_LIMIT`]), or once the reply was cut: the file shrank, the
+/// peer stopped reading, or the driver lost the connection
+/// ([`handle_disconnect`](ServerSession::handle_disconnect)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answered {
     /// The start of the request line.
     pub line: LineHead,
     /// The status sent.
     pub status: Status,
+    /// The reply's bytes, status line and body: all of them for a whole
+    /// reply; for an aborted one, those that went out (or will, before a
+    /// short slice's close).
+    pub bytes: u64,
+    /// When the request's last byte was handed to the session: the driver
+    /// measures the time the answer took from it.
+    pub received: Instant,
+    /// Whether the reply was cut short rather than all sent.
+    pub aborted: bool,
 }
 
 /// The reply being produced.
@@ -229,6 +244,13 @@ pub struct ServerSession {
     /// The start of the request line being decoded or answered.
     line: LineHead,
     records: VecDeque<Answered>,
+    /// When the request being answered was received, and where its reply
+    /// starts in the stream of bytes sent.
+    received: Instant,
+    reply_start: u64,
+    /// Reply bytes the driver has sent so far (taken from the output or
+    /// sent from a file).
+    sent: u64,
     /// The peer will send nothing more.
     eof: bool,
     shutting_down: bool,
@@ -248,6 +270,9 @@ impl ServerSession {
             out_start: 0,
             line: LineHead::default(),
             records: VecDeque::new(),
+            received: now,
+            reply_start: 0,
+            sent: 0,
             eof: false,
             shutting_down: false,
             close: None,
@@ -356,7 +381,7 @@ impl ServerSession {
             self.line.push(&input[taken..taken + consumed]);
             taken += consumed;
             match event {
-                Some(event) => self.start(event),
+                Some(event) => self.start(event, now),
                 None => break,
             }
         }
@@ -481,7 +506,7 @@ impl ServerSession {
             // The file ended, or failed: the `0 OK` cannot be taken back.
             Ok(_) | Err(_) => {
                 let missing = encoder.remaining();
-                self.reply = Reply::Idle;
+                self.abort_reply(self.produced());
                 self.close = Some(CloseReason::ShortSlice { missing });
             }
         }
@@ -504,13 +529,14 @@ impl ServerSession {
         };
         if sent == 0 {
             let missing = *remaining;
-            self.reply = Reply::Idle;
+            self.abort_reply(self.produced());
             self.close = Some(CloseReason::ShortSlice { missing });
             return false;
         }
         let sent = sent.min(*remaining);
         *position += sent;
         *remaining -= sent;
+        self.sent += sent;
         self.last_progress = now;
         self.end_raw_slice_if_complete();
         matches!(self.reply, Reply::RawSlice { .. })
@@ -532,7 +558,7 @@ impl ServerSession {
         } else {
             CloseReason::Idle
         });
-        self.reply = Reply::Idle;
+        self.abort_reply(self.sent);
         self.out = Vec::new();
         self.out_start = 0;
     }
@@ -547,6 +573,19 @@ impl ServerSession {
         self.close_if_done();
     }
 
+    /// The connection is gone before the session finished (the socket
+    /// failed: the peer reset it, say): the reply in progress, if any, is
+    /// recorded as aborted after the bytes that went out, and the session
+    /// takes nothing more.
+    pub fn handle_disconnect(&mut self) {
+        if self.close.is_none() {
+            self.close = Some(CloseReason::PeerClosed);
+        }
+        self.abort_reply(self.sent);
+        self.out = Vec::new();
+        self.out_start = 0;
+    }
+
     /// The driver sent the first `n` bytes of
     /// [`pending_output`](Self::pending_output), at `now`.
     pub fn consumed(&mut self, n: usize, now: Instant) {
@@ -554,6 +593,7 @@ impl ServerSession {
         if n > 0 {
             self.last_progress = now;
         }
+        self.sent += n as u64;
         self.out_start += n;
         if self.out_start == self.out.len() {
             self.out.clear();
@@ -576,8 +616,10 @@ impl ServerSession {
     }
 
     /// Starts the reply to one decoded line.
-    fn start(&mut self, event: Event) {
+    fn start(&mut self, event: Event, now: Instant) {
         self.compact();
+        self.received = now;
+        self.reply_start = self.produced();
         match event {
             Event::Refused(status) => self.refuse(status),
             Event::Request(request) => match request {
@@ -626,12 +668,37 @@ impl ServerSession {
     /// The reply to the current request is all in the output.
     fn finish_reply(&mut self, status: Status) {
         self.reply = Reply::Idle;
+        self.record(status, self.produced(), false);
+        self.close_if_done();
+    }
+
+    /// Records the reply in progress as cut short where the stream of
+    /// bytes sent ends at `end`, if one is: only a reply whose `0 OK` is
+    /// out can be cut.
+    fn abort_reply(&mut self, end: u64) {
+        if matches!(
+            self.reply,
+            Reply::Listing { .. } | Reply::Slice { .. } | Reply::RawSlice { .. }
+        ) {
+            self.record(Status::Ok, end, true);
+        }
+        self.reply = Reply::Idle;
+    }
+
+    fn record(&mut self, status: Status, end: u64, aborted: bool) {
         self.records.push_back(Answered {
             line: self.line.clone(),
             status,
+            bytes: end.saturating_sub(self.reply_start),
+            received: self.received,
+            aborted,
         });
         self.line.clear();
-        self.close_if_done();
+    }
+
+    /// Reply bytes produced so far: sent, or waiting in the output.
+    fn produced(&self) -> u64 {
+        self.sent + self.pending_output().len() as u64
     }
 
     fn end_slice_if_complete(&mut self) {

@@ -79,3 +79,96 @@ fn a_listing_streams_through_a_bounded_buffer_given_back_once_sent() {
     assert!(session.out.capacity() <= KEPT_OUTPUT_CAPACITY);
     assert_eq!(session.poll_answered().map(|r| r.status), Some(Status::Ok));
 }
+
+fn file(size: u64) -> Entry {
+    Entry::File {
+        size,
+        mode: 0o644,
+        readable: true,
+    }
+}
+
+#[test]
+fn a_whole_reply_is_recorded_with_its_bytes_and_when_it_was_received() {
+    let start = Instant::now();
+    let mut session = session(start);
+    let later = start + Duration::from_millis(5);
+    let input = b"get_metadata a.txt\r\nhelp\r\n";
+    let taken = session.handle_input(input, later);
+    session.handle_metadata(Ok(file(3199)));
+    assert_eq!(session.handle_input(&input[taken..], later), 6);
+    let metadata = session.poll_answered().expect("a record");
+    assert_eq!(
+        (metadata.status, metadata.bytes, metadata.received),
+        (Status::Ok, "0 OK\r\n3199\r\n".len() as u64, later)
+    );
+    assert!(!metadata.aborted);
+    let help = session.poll_answered().expect("a record");
+    assert_eq!(
+        help.bytes,
+        session.pending_output().len() as u64 - metadata.bytes
+    );
+}
+
+/// A session sending a base64 slice of `size` bytes whose first
+/// `chunk` bytes it was fed, nothing of it sent yet.
+fn slicing(now: Instant, size: u64, chunk: usize) -> ServerSession {
+    let mut session = session(now);
+    let request = format!("get_slice big 0 {size}\r\n");
+    assert_eq!(session.handle_input(request.as_bytes(), now), request.len());
+    assert!(session.handle_open(Ok(file(size))));
+    assert!(session.handle_read(Ok(&vec![b'x'; chunk])));
+    assert_eq!(session.poll_answered(), None);
+    session
+}
+
+#[test]
+fn a_slice_cut_by_a_lost_connection_is_recorded_aborted_after_the_bytes_sent() {
+    let now = Instant::now();
+    let mut session = slicing(now, 1 << 30, 3000);
+    session.consumed(1000, now);
+    session.handle_disconnect();
+    let record = session.poll_answered().expect("an aborted record");
+    assert_eq!((record.status, record.bytes), (Status::Ok, 1000));
+    assert!(record.aborted);
+    assert!(session.pending_output().is_empty());
+    assert_eq!(session.poll_action(), None);
+}
+
+#[test]
+fn a_slice_cut_by_its_file_is_recorded_aborted_after_the_bytes_it_sends() {
+    let now = Instant::now();
+    let mut session = slicing(now, 1 << 30, 3000);
+    let produced = session.pending_output().len() as u64;
+    assert!(!session.handle_read(Ok(&[])));
+    let record = session.poll_answered().expect("an aborted record");
+    assert_eq!(record.bytes, produced);
+    assert!(record.aborted);
+    assert!(matches!(
+        session.close_reason(),
+        Some(CloseReason::ShortSlice { .. })
+    ));
+}
+
+#[test]
+fn a_slice_its_reader_stalled_on_is_recorded_aborted_at_the_timeout() {
+    let now = Instant::now();
+    let mut session = slicing(now, 1 << 30, 3000);
+    session.consumed(10, now);
+    session.handle_timeout(now + Duration::from_secs(61));
+    let record = session.poll_answered().expect("an aborted record");
+    assert_eq!(record.bytes, 10);
+    assert!(record.aborted);
+    assert_eq!(session.close_reason(), Some(CloseReason::WriteStalled));
+}
+
+#[test]
+fn a_lost_connection_between_replies_records_nothing() {
+    let now = Instant::now();
+    let mut session = session(now);
+    assert_eq!(session.handle_input(b"help\r\n", now), 6);
+    assert!(session.poll_answered().is_some());
+    session.handle_disconnect();
+    assert_eq!(session.poll_answered(), None);
+    assert!(session.is_finished());
+}
