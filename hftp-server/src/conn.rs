@@ -7,7 +7,8 @@ use std::fs::File;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use hftp_proto::{Action, CloseReason, OUTPUT_LIMIT, ServerSession, SessionConfig, Status};
 
@@ -20,12 +21,26 @@ pub(crate) const READ_LEN: usize = 64 * 1024;
 /// output once base64-encoded.
 pub(crate) const FILE_CHUNK_LEN: usize = OUTPUT_LIMIT / 4 * 3;
 
+/// Connections open in this process, for what the shutdown says it waits
+/// for.
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+/// How many connections are open now.
+pub(crate) fn open_connections() -> usize {
+    OPEN.load(Ordering::Relaxed)
+}
+
 /// A connection's state beside its socket: the session, the input it has
 /// not taken yet, and the file of the slice it is sending.
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) session: ServerSession,
+    /// The client, as the log names it: IPv4 peers of a dual-stack socket
+    /// as plain IPv4, and the real client behind a proxy once its header
+    /// said who that is.
     pub(crate) peer: SocketAddr,
+    /// `peer`, formatted once: every log line of the connection names it.
+    name: PeerName,
     /// Bytes read that the session has not taken yet; empty (and
     /// unallocated) for a connection with nothing pending.
     input: Vec<u8>,
@@ -76,10 +91,13 @@ impl fmt::Display for End {
 
 impl Conn {
     pub(crate) fn new(config: SessionConfig, peer: SocketAddr, now: Instant) -> Conn {
-        log::info!("{peer}: connected");
+        let peer = canonical(peer);
+        log::debug!("{peer}: connected");
+        OPEN.fetch_add(1, Ordering::Relaxed);
         Conn {
             session: ServerSession::new(config, now),
             peer,
+            name: PeerName::new(peer),
             input: Vec::new(),
             input_start: 0,
             file: None,
@@ -96,6 +114,12 @@ impl Conn {
     /// Hands freshly read bytes to the session, keeping what it does not
     /// take yet, and answers as far as it can.
     pub(crate) fn feed(&mut self, read: &[u8], dir: &ServedDir, scratch: &mut [u8], now: Instant) {
+        log::trace!(
+            "{}: received {} bytes: \"{}\"",
+            self.peer,
+            read.len(),
+            read[..read.len().min(80)].escape_ascii()
+        );
         if self.input_is_empty() {
             let taken = self.session.handle_input(read, now);
             self.input.extend_from_slice(&read[taken..]);
@@ -110,6 +134,7 @@ impl Conn {
 
     /// The peer sent its last byte.
     pub(crate) fn feed_eof(&mut self, dir: &ServedDir, scratch: &mut [u8], now: Instant) {
+        log::trace!("{}: end of input", self.peer);
         self.eof = true;
         self.advance(dir, scratch, now);
     }
@@ -136,6 +161,7 @@ impl Conn {
                 None | Some(Action::SendFile { .. }) => break,
                 Some(action) => action,
             };
+            log::trace!("{}: {action:?}", self.peer);
             self.carry_out(action, dir, scratch);
             self.log_answered();
         }
@@ -185,23 +211,44 @@ impl Conn {
         }
     }
 
+    /// The access log: one line per request, when its answer is complete
+    /// (or cut).
     fn log_answered(&mut self) {
         while let Some(answered) = self.session.poll_answered() {
-            if answered.status.is_fatal() {
-                log::warn!("{}: {} -> {}", self.peer, answered.line, answered.status);
+            // Not the turn's time: most answers take less than a turn.
+            let took = Took(answered.received.elapsed());
+            let (peer, line, status, bytes) =
+                (&self.name, &answered.line, answered.status, answered.bytes);
+            if answered.aborted {
+                log::info!("{peer} {line} {status} aborted after {bytes} B in {took}");
+            } else if status.is_fatal() {
+                log::warn!("{peer} {line} {status} {bytes} B in {took}");
             } else {
-                log::info!("{}: {} -> {}", self.peer, answered.line, answered.status);
+                log::info!("{peer} {line} {status} {bytes} B in {took}");
             }
         }
     }
 
-    /// Logs the end of the connection.
-    pub(crate) fn log_end(&self, end: &End) {
-        match end {
-            // A peer that vanishes (EPIPE, ECONNRESET) is routine.
-            End::Socket(_) => log::debug!("{}: closed: {end}", self.peer),
-            End::Session(_) => log::info!("{}: closed: {end}", self.peer),
+    /// Logs the end of the connection, and the reply it cut, if any.
+    pub(crate) fn log_end(&mut self, end: &End) {
+        if let End::Socket(_) = end {
+            self.session.handle_disconnect();
         }
+        self.log_answered();
+        // The server cutting a client is news to an operator; a client
+        // that leaves, or quits, is the connection's ordinary life (-v).
+        match end {
+            End::Session(
+                CloseReason::Idle | CloseReason::WriteStalled | CloseReason::ShortSlice { .. },
+            ) => log::info!("{}: closed: {end}", self.peer),
+            _ => log::debug!("{}: closed: {end}", self.peer),
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -258,6 +305,53 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
             result => return result,
         }
+    }
+}
+
+/// `peer` as the log shows it: an IPv4 client of a dual-stack socket comes
+/// as `::ffff:a.b.c.d`, which is `a.b.c.d`.
+pub(crate) fn canonical(peer: SocketAddr) -> SocketAddr {
+    SocketAddr::new(peer.ip().to_canonical(), peer.port())
+}
+
+/// A peer's address as text, kept inline: formatted once per connection
+/// rather than once per log line, without an allocation.
+#[derive(Debug)]
+struct PeerName {
+    text: [u8; PEER_NAME_LEN],
+    len: usize,
+}
+
+/// The longest `[v6%scope]:port` there is, and room.
+const PEER_NAME_LEN: usize = 64;
+
+impl PeerName {
+    fn new(peer: SocketAddr) -> PeerName {
+        use std::io::Write;
+        let mut text = [0; PEER_NAME_LEN];
+        let mut rest = &mut text[..];
+        let len = match write!(rest, "{peer}") {
+            Ok(()) => PEER_NAME_LEN - rest.len(),
+            Err(_) => 0,
+        };
+        PeerName { text, len }
+    }
+}
+
+impl fmt::Display for PeerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(std::str::from_utf8(&self.text[..self.len]).unwrap_or("?"))
+    }
+}
+
+/// How long an answer took, in milliseconds with microseconds: integer
+/// arithmetic, as it is formatted for every request.
+struct Took(Duration);
+
+impl fmt::Display for Took {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let micros = self.0.as_micros();
+        write!(f, "{}.{:03} ms", micros / 1000, micros % 1000)
     }
 }
 

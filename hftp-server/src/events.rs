@@ -186,6 +186,14 @@ impl EventLoop {
 
     /// Serves until the shutdown, then until its connections have closed.
     pub(crate) fn run(mut self, handoff: &Handoff) {
+        // A line per request: handed to the log writer once per round,
+        // not one at a time.
+        crate::logger::hold_lines();
+        self.serve(handoff);
+        crate::logger::release_lines();
+    }
+
+    fn serve(&mut self, handoff: &Handoff) {
         let mut events = Events::with_capacity(1024);
         let mut next_sweep = Instant::now() + SWEEP_EVERY;
         loop {
@@ -199,6 +207,7 @@ impl EventLoop {
             } else {
                 Duration::ZERO
             };
+            crate::logger::release_lines();
             if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
                 if error.kind() != ErrorKind::Interrupted {
                     log::error!("event loop failed: {error}");

@@ -7,12 +7,14 @@
 //! does that between tests); only a listing is reused, while the
 //! directory's state shows it unchanged.
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,7 +30,18 @@ pub struct ServedDir {
     euid: libc::uid_t,
     egid: libc::gid_t,
     listing: Mutex<Option<Snapshot>>,
+    /// Names already warned about as present but not served: an operator
+    /// hears of each once, not at every listing.
+    warned: Mutex<HashSet<Box<[u8]>>>,
+    /// The directory was found gone; it is said once, and again when it is
+    /// back.
+    vanished: AtomicBool,
 }
+
+/// Unservable names remembered for their one warning; past this many the
+/// rest are not reported, so a directory of a million bad names costs a
+/// bounded set.
+const MAX_WARNED: usize = 1000;
 
 /// A listing and the state of the directory it was made from.
 #[derive(Debug)]
@@ -66,6 +79,50 @@ impl ServedDir {
             // SAFETY: as above.
             egid: unsafe { libc::getegid() },
             listing: Mutex::new(None),
+            warned: Mutex::new(HashSet::new()),
+            vanished: AtomicBool::new(false),
+        }
+    }
+
+    /// Warns, once per name, that `name` is in the directory but not
+    /// served, and why.
+    fn warn_unservable(&self, name: &[u8], why: &str) {
+        let mut warned = self.warned.lock().unwrap_or_else(PoisonError::into_inner);
+        if warned.len() > MAX_WARNED || warned.contains(name) {
+            return;
+        }
+        if warned.len() == MAX_WARNED {
+            log::warn!("more files are not served; they are not reported");
+        } else {
+            log::warn!(
+                "{}/{}: present but not served: {why}",
+                self.path.display(),
+                name.escape_ascii()
+            );
+        }
+        warned.insert(name.into());
+    }
+
+    /// Notes what a failed look-up says of the directory itself: a
+    /// not-found may mean the whole directory is gone, which an operator
+    /// must hear of, unlike a client asking for a name that is not there.
+    fn note_failure<T>(&self, result: &io::Result<T>) {
+        if let Err(error) = result {
+            if error.kind() == io::ErrorKind::NotFound && !self.path.is_dir() {
+                if !self.vanished.swap(true, Ordering::Relaxed) {
+                    log::warn!(
+                        "the served directory {} is gone: requests get 202 until it is re-created",
+                        self.path.display()
+                    );
+                }
+                return;
+            }
+        }
+        if self.vanished.load(Ordering::Relaxed)
+            && self.path.is_dir()
+            && self.vanished.swap(false, Ordering::Relaxed)
+        {
+            log::info!("the served directory {} is back", self.path.display());
         }
     }
 
@@ -86,6 +143,12 @@ impl ServedDir {
     /// what it names is an entry of the directory, inside by construction;
     /// only a link takes the slow path that checks where it leads.
     pub fn open(&self, name: &FileName) -> io::Result<(Entry, Option<File>)> {
+        let opened = self.open_entry(name);
+        self.note_failure(&opened);
+        opened
+    }
+
+    fn open_entry(&self, name: &FileName) -> io::Result<(Entry, Option<File>)> {
         let stat = stat_no_follow(&self.path, name)?;
         if is_link(&stat) {
             return self.open_link(name);
@@ -115,6 +178,12 @@ impl ServedDir {
     /// bits allow is not seen here; `get_slice`, which opens, still refuses
     /// such a file.
     pub fn lookup(&self, name: &FileName) -> io::Result<Entry> {
+        let found = self.look_up(name);
+        self.note_failure(&found);
+        found
+    }
+
+    fn look_up(&self, name: &FileName) -> io::Result<Entry> {
         let stat = stat_no_follow(&self.path, name)?;
         if is_regular(&stat) && self.mode_allows_reading(&stat) {
             return Ok(Entry::File {
@@ -126,7 +195,7 @@ impl ServedDir {
         if !is_regular(&stat) && !is_link(&stat) {
             return Ok(Entry::NotAFile);
         }
-        self.open(name).map(|(entry, _)| entry)
+        self.open_entry(name).map(|(entry, _)| entry)
     }
 
     /// Whether `stat`'s mode bits alone show this process may read the
@@ -158,9 +227,9 @@ impl ServedDir {
         // even opened. The checks on the handle below still decide, as the
         // link may change in between.
         if !link_is_servable(&path, &root) {
-            log::debug!(
-                "{}: a link that leaves the directory or leads nowhere",
-                path.display()
+            self.warn_unservable(
+                name.as_str().as_bytes(),
+                "a link that leaves the directory or leads nowhere",
             );
             return Ok((Entry::NotAFile, None));
         }
@@ -186,11 +255,9 @@ impl ServedDir {
         };
         let real = real_path_of(&file, &path)?;
         if !real.starts_with(&root) {
-            log::debug!(
-                "{} leads to {}, outside {}",
-                path.display(),
-                real.display(),
-                root.display()
+            self.warn_unservable(
+                name.as_str().as_bytes(),
+                &format!("it leads to {}, outside {}", real.display(), root.display()),
             );
             return Ok((Entry::NotAFile, None));
         }
@@ -205,6 +272,12 @@ impl ServedDir {
     /// clients listing a large directory at once share one body instead of
     /// each building its own.
     pub fn listing(&self) -> io::Result<Listing> {
+        let listing = self.list();
+        self.note_failure(&listing);
+        listing
+    }
+
+    fn list(&self) -> io::Result<Listing> {
         let state = dir_state(&self.path)?;
         let mut cached = self.listing.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(snapshot) = cached.as_ref().filter(|s| s.state == state) {
@@ -232,10 +305,14 @@ impl ServedDir {
             let name = entry.file_name();
             let name = name.as_bytes();
             if !builder.wants(name) {
-                log::debug!(
-                    "{}: not listed (hidden, or a name no request can carry)",
-                    name.escape_ascii()
-                );
+                if name.starts_with(b".") && !self.show_hidden {
+                    log::trace!("{}: hidden, not listed", name.escape_ascii());
+                } else {
+                    self.warn_unservable(
+                        name,
+                        "its name has characters no request can carry (only A-Z a-z 0-9 . _ -)",
+                    );
+                }
                 continue;
             }
             let Ok(file_type) = entry.file_type() else {
@@ -246,8 +323,16 @@ impl ServedDir {
                     if root.is_none() {
                         root = Some(fs::canonicalize(&self.path)?);
                     }
-                    root.as_deref()
-                        .is_some_and(|root| link_is_servable(&entry.path(), root))
+                    let servable = root
+                        .as_deref()
+                        .is_some_and(|root| link_is_servable(&entry.path(), root));
+                    if !servable {
+                        self.warn_unservable(
+                            name,
+                            "a link that leaves the directory or leads nowhere",
+                        );
+                    }
+                    servable
                 });
             if listed {
                 builder.push(name);

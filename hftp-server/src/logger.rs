@@ -4,7 +4,10 @@
 //!
 //! A serving thread formats its record into a buffer of its own, copies the
 //! line into a shared queue under a lock held only for that copy, and goes
-//! on: it never waits for stderr. One writer thread takes the whole queue at
+//! on: it never waits for stderr. A thread that logs a line per request
+//! (an event loop) may [`hold_lines`]: its lines then gather in its own
+//! buffer and go to the queue together, at [`release_lines`] or once the
+//! buffer holds [`HELD_BYTES`], one lock per batch rather than per line. One writer thread takes the whole queue at
 //! a time and writes it in one go. Lines queued and being written never
 //! exceed a fixed budget ([`DEFAULT_BUDGET`] for the server); a record that
 //! would go over it is dropped and counted, and once a write succeeds again
@@ -41,7 +44,47 @@ pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A serving thread's formatting buffer is kept between records up to this
 /// capacity; one freak record does not pin a big buffer in every thread.
-const KEPT_LINE_CAPACITY: usize = 4096;
+const KEPT_LINE_CAPACITY: usize = 2 * HELD_BYTES;
+
+/// How many bytes of lines a thread that [holds](hold_lines) them gathers
+/// before it hands them on by itself.
+pub const HELD_BYTES: usize = 16 * 1024;
+
+/// A thread's own buffer: the lines it formatted and has not handed on.
+#[derive(Debug, Default)]
+struct Local {
+    lines: Vec<u8>,
+    count: u64,
+    holding: bool,
+    stamp: Stamp,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Local> = RefCell::new(Local::default());
+}
+
+/// From now on this thread's lines gather until [`release_lines`] (or
+/// [`HELD_BYTES`] of them). The thread must release them before it waits
+/// for long, and before it ends.
+pub fn hold_lines() {
+    let _ = LOCAL.try_with(|local| {
+        if let Ok(mut local) = local.try_borrow_mut() {
+            local.holding = true;
+        }
+    });
+}
+
+/// Hands the lines this thread holds to the installed logger's writer.
+pub fn release_lines() {
+    let Some(logger) = LOGGER.get() else { return };
+    let _ = LOCAL.try_with(|local| {
+        if let Ok(mut local) = local.try_borrow_mut() {
+            if local.count > 0 {
+                logger.hand_on(&mut local);
+            }
+        }
+    });
+}
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
 
@@ -177,15 +220,16 @@ impl Logger {
         state.done >= target
     }
 
-    fn enqueue(&self, line: &[u8]) {
+    /// Queues `lines`, `count` of them, or drops them all.
+    fn enqueue(&self, lines: &[u8], count: u64) {
         let shared = &*self.shared;
         let wake = {
             let mut state = shared.lock();
-            if state.queue.len() + state.in_flight + line.len() <= shared.budget {
-                reserve_within(&mut state.queue, line.len(), shared.budget);
-                state.queue.extend_from_slice(line);
+            if state.queue.len() + state.in_flight + lines.len() <= shared.budget {
+                reserve_within(&mut state.queue, lines.len(), shared.budget);
+                state.queue.extend_from_slice(lines);
             } else {
-                state.dropped += 1;
+                state.dropped += count;
             }
             // Waking costs a system call; a busy writer comes back for the
             // queue by itself.
@@ -193,6 +237,17 @@ impl Logger {
         };
         if wake {
             shared.work.notify_one();
+        }
+    }
+}
+
+impl Logger {
+    fn hand_on(&self, local: &mut Local) {
+        self.enqueue(&local.lines, local.count);
+        local.lines.clear();
+        local.count = 0;
+        if local.lines.capacity() > KEPT_LINE_CAPACITY {
+            local.lines = Vec::new();
         }
     }
 }
@@ -216,27 +271,36 @@ impl Log for Logger {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        thread_local! {
-            static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-        }
-        let reused = LINE.try_with(|line| {
+        let reused = LOCAL.try_with(|local| {
             // Busy when a record's own `Display` logs, or the thread is
             // being torn down: then a fresh buffer serves, once.
-            let Ok(mut line) = line.try_borrow_mut() else {
+            let Ok(mut local) = local.try_borrow_mut() else {
                 return false;
             };
-            line.clear();
-            format_line(&mut line, now, record.level(), *record.args());
-            self.enqueue(&line);
-            if line.capacity() > KEPT_LINE_CAPACITY {
-                *line = Vec::new();
+            let local = &mut *local;
+            format_line(
+                &mut local.lines,
+                &mut local.stamp,
+                now,
+                record.level(),
+                *record.args(),
+            );
+            local.count += 1;
+            if !local.holding || local.lines.len() >= HELD_BYTES {
+                self.hand_on(local);
             }
             true
         });
         if !matches!(reused, Ok(true)) {
             let mut line = Vec::new();
-            format_line(&mut line, now, record.level(), *record.args());
-            self.enqueue(&line);
+            format_line(
+                &mut line,
+                &mut Stamp::default(),
+                now,
+                record.level(),
+                *record.args(),
+            );
+            self.enqueue(&line, 1);
         }
     }
 
@@ -256,6 +320,7 @@ impl Shared {
     fn run(&self, mut sink: Box<dyn Write + Send>) {
         let mut batch = Vec::new();
         let mut report = Vec::new();
+        let mut stamp = Stamp::default();
         loop {
             let (dropped, number) = {
                 let mut state = self.lock();
@@ -292,6 +357,7 @@ impl Shared {
                     .unwrap_or_default();
                 format_line(
                     &mut report,
+                    &mut stamp,
                     now,
                     Level::Warn,
                     format_args!("{dropped} log lines dropped"),
@@ -325,23 +391,43 @@ fn reserve_within(queue: &mut Vec<u8>, more: usize, budget: usize) {
     }
 }
 
+/// The last second a thread stamped, as `YYYY-MM-DDTHH:MM:SS`: lines come
+/// many a second, and the calendar needs working out once per second.
+#[derive(Debug, Default)]
+struct Stamp {
+    second: Option<u64>,
+    text: Vec<u8>,
+}
+
 /// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ LEVEL message\n` for a record logged
 /// `since_epoch` after the Unix epoch.
-fn format_line(line: &mut Vec<u8>, since_epoch: Duration, level: Level, args: fmt::Arguments<'_>) {
+fn format_line(
+    line: &mut Vec<u8>,
+    stamp: &mut Stamp,
+    since_epoch: Duration,
+    level: Level,
+    args: fmt::Arguments<'_>,
+) {
     let seconds = since_epoch.as_secs();
-    let (year, month, day) = civil_from_days(seconds / 86_400);
-    let second_of_day = seconds % 86_400;
-    push_digits(line, year, 4);
-    line.push(b'-');
-    push_digits(line, month.into(), 2);
-    line.push(b'-');
-    push_digits(line, day.into(), 2);
-    line.push(b'T');
-    push_digits(line, second_of_day / 3600, 2);
-    line.push(b':');
-    push_digits(line, second_of_day / 60 % 60, 2);
-    line.push(b':');
-    push_digits(line, second_of_day % 60, 2);
+    if stamp.second != Some(seconds) {
+        stamp.text.clear();
+        let text = &mut stamp.text;
+        let (year, month, day) = civil_from_days(seconds / 86_400);
+        let second_of_day = seconds % 86_400;
+        push_digits(text, year, 4);
+        text.push(b'-');
+        push_digits(text, month.into(), 2);
+        text.push(b'-');
+        push_digits(text, day.into(), 2);
+        text.push(b'T');
+        push_digits(text, second_of_day / 3600, 2);
+        text.push(b':');
+        push_digits(text, second_of_day / 60 % 60, 2);
+        text.push(b':');
+        push_digits(text, second_of_day % 60, 2);
+        stamp.second = Some(seconds);
+    }
+    line.extend_from_slice(&stamp.text);
     line.push(b'.');
     push_digits(line, since_epoch.subsec_millis().into(), 3);
     line.extend_from_slice(match level {
@@ -414,7 +500,7 @@ mod tests {
 
     fn line(since_epoch: Duration, level: Level, args: fmt::Arguments<'_>) -> String {
         let mut line = Vec::new();
-        format_line(&mut line, since_epoch, level, args);
+        format_line(&mut line, &mut Stamp::default(), since_epoch, level, args);
         String::from_utf8(line).expect("the line is UTF-8")
     }
 
@@ -646,6 +732,47 @@ mod tests {
         record(&logger, Level::Info, format_args!("{}", Nested(&logger)));
         assert!(logger.flush_within(LONG));
         assert_eq!(messages(&out), ["INFO  inner", "INFO  outer"]);
+    }
+
+    #[test]
+    fn held_lines_wait_for_their_release_or_a_full_buffer() {
+        let (logger, out, _) = logger(DEFAULT_BUDGET, false);
+        thread::scope(|scope| {
+            scope.spawn(|| {
+                hold_lines();
+                record(&logger, Level::Info, format_args!("held"));
+                assert!(logger.flush_within(LONG));
+                assert!(messages(&out).is_empty());
+                LOCAL.with(|local| logger.hand_on(&mut local.borrow_mut()));
+                assert!(logger.flush_within(LONG));
+                assert_eq!(messages(&out), ["INFO  held"]);
+                let long = "x".repeat(HELD_BYTES);
+                record(&logger, Level::Info, format_args!("{long}"));
+                assert!(logger.flush_within(LONG));
+                assert_eq!(messages(&out).len(), 2);
+            });
+        });
+    }
+
+    #[test]
+    fn a_stamp_is_reused_within_its_second_only() {
+        let mut stamp = Stamp::default();
+        let mut out = Vec::new();
+        for millis in [1_709_210_096_001, 1_709_210_096_999, 1_709_210_097_000] {
+            format_line(
+                &mut out,
+                &mut stamp,
+                Duration::from_millis(millis),
+                Level::Info,
+                format_args!("x"),
+            );
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "2024-02-29T12:34:56.001Z INFO  x\n\
+             2024-02-29T12:34:56.999Z INFO  x\n\
+             2024-02-29T12:34:57.000Z INFO  x\n"
+        );
     }
 
     #[test]

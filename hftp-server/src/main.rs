@@ -119,7 +119,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("hftp-server: {error:#}");
+            eprintln!("hftp-server: {}", without_os_codes(&format!("{error:#}")));
             ExitCode::FAILURE
         }
     }
@@ -136,6 +136,28 @@ fn run(args: &Args) -> anyhow::Result<()> {
         let _ = writeln!(stdout, "Serving {} on {addr}", config.datadir.display());
         let _ = stdout.flush();
     })
+}
+
+/// `text` without the ` (os error N)` std appends to a system error: the
+/// sentence before it already says what went wrong, in words.
+fn without_os_codes(text: &str) -> String {
+    const MARK: &str = " (os error ";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(MARK) {
+        let after = &rest[at + MARK.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let code_ends = digits > 0 && after[digits..].starts_with(')');
+        let cut = if code_ends {
+            at + MARK.len() + digits + 1
+        } else {
+            at + MARK.len()
+        };
+        out.push_str(&rest[..if code_ends { at } else { cut }]);
+        rest = &rest[cut..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Keeps the server's resident memory near what its connections hold.
@@ -161,3 +183,24 @@ fn tune_allocator() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_allocator() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_error_codes_are_dropped_and_the_rest_kept() {
+        for (text, expected) in [
+            (
+                "cannot listen on 127.0.0.1:80: Permission denied (os error 13)",
+                "cannot listen on 127.0.0.1:80: Permission denied",
+            ),
+            ("a (os error 2): b (os error 98)", "a: b"),
+            ("kept (os error x)", "kept (os error x)"),
+            ("kept (os error 12", "kept (os error 12"),
+            ("plain", "plain"),
+        ] {
+            assert_eq!(without_os_codes(text), expected, "{text}");
+        }
+    }
+}

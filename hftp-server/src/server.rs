@@ -46,6 +46,8 @@ const WORKER_STACK: usize = 256 * 1024;
 const QUEUE_PER_WORKER: usize = 4;
 /// A connection for the worker pool, and when it was accepted.
 type Accepted = (TcpStream, Instant);
+/// How often the shutdown says how many connections it still waits for.
+const GRACE_REPORT_EVERY: Duration = Duration::from_secs(2);
 /// The signals that stop the server gracefully.
 const STOP_SIGNALS: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
 
@@ -171,39 +173,56 @@ impl Server {
     /// second signal comes) and returns.
     pub fn run(mut self, started: impl FnOnce()) -> anyhow::Result<()> {
         let running = self.start()?;
-        log::info!(
-            "serving {} on {} ({:?})",
+        log::debug!(
+            "serving {} on {} with {:?}",
             self.shared.dir.path().display(),
             self.local_addr,
             self.engine
         );
         started();
 
-        if let Some(signal) = self.signals.forever().next() {
-            log::info!("signal {signal}: shutting down");
-        }
+        let signal = self.signals.forever().next();
         self.shared.shutting_down.store(true, Ordering::SeqCst);
         if let Running::Events(handoff) = &running {
             handoff.wake_all();
         }
-        let deadline = Instant::now() + GRACE_PERIOD;
+        let open = crate::conn::open_connections();
+        log::info!(
+            "{}: shutting down; {} open, given up to {} s to finish (another signal stops at once)",
+            signal.map_or("a signal", signal_name),
+            plural(open, "connection", "connections"),
+            GRACE_PERIOD.as_secs()
+        );
+        let started = Instant::now();
+        let deadline = started + GRACE_PERIOD;
+        let mut next_report = started + GRACE_REPORT_EVERY;
         loop {
             let busy = self.shared.busy.load(Ordering::SeqCst);
+            let open = crate::conn::open_connections();
             if busy == 0 {
                 log::info!("shut down");
                 break;
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 log::warn!(
-                    "the grace period is over: {} still busy",
-                    plural(busy, "connection or loop", "connections or loops")
+                    "the grace period is over: {} cut",
+                    plural(open, "connection", "connections")
                 );
                 break;
             }
+            if now >= next_report {
+                log::info!(
+                    "shutting down: {} still open, {} s left",
+                    plural(open, "connection", "connections"),
+                    deadline.saturating_duration_since(now).as_secs()
+                );
+                next_report += GRACE_REPORT_EVERY;
+            }
             if self.signals.pending().next().is_some() {
                 log::warn!(
-                    "second signal: {} still busy are cut",
-                    plural(busy, "connection or loop", "connections or loops")
+                    "second signal: {} cut",
+                    plural(open, "connection", "connections")
                 );
                 break;
             }
@@ -271,6 +290,16 @@ impl Server {
                 Ok(Running::Threads)
             }
         }
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT",
+        SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
+        SIGQUIT => "SIGQUIT",
+        _ => "a signal",
     }
 }
 

@@ -18,6 +18,8 @@ mod files;
 mod framing;
 #[path = "it/kit2026.rs"]
 mod kit2026;
+#[path = "it/logging.rs"]
+mod logging;
 #[path = "it/robustness.rs"]
 mod robustness;
 

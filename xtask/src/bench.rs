@@ -22,6 +22,7 @@ mod download;
 mod idle;
 mod listing;
 mod load;
+mod logcost;
 mod probe;
 pub(crate) mod process;
 mod report;
@@ -52,7 +53,8 @@ logging included):
   requests  get_metadata requests/s and per-batch latency (p50, p99) for
             every connection count and pipelining depth, against
             redis-server answering inline PING to the same load generator
-            (skipped when redis-server is not on PATH);
+            (skipped when redis-server is not on PATH); and the default
+            engine at its default log level against itself at -qq;
   slices    one get_slice of a large file, base64 and raw, decoded
             payload MB/s at the client, against the same reply bytes
             blasted over a loopback socket; and the server's peak RSS;
@@ -301,6 +303,14 @@ fn run(options: &Options) -> Result<()> {
         if options.runs("requests") {
             let redis = start_redis(options, &mut notes)?;
             requests(options, &servers, &exchange, redis.as_ref(), &mut report)?;
+            log_cost(
+                options,
+                &binary,
+                data.path(),
+                &engines,
+                &exchange,
+                &mut report,
+            );
             // Only what a measurement compares runs during it: a redis
             // that has just answered millions of PINGs, though idle, cost
             // the slice runs ~0.7x instead of ~0.9x of the blast in full
@@ -632,6 +642,47 @@ fn requests(
         }
     }
     Ok(())
+}
+
+/// The default engine's `get_metadata` rate at the default log level
+/// against `-qq`, on two fresh servers of their own.
+fn log_cost(
+    options: &Options,
+    binary: &Path,
+    dir: &Path,
+    engines: &[Engine],
+    exchange: &Exchange,
+    report: &mut Report,
+) {
+    let Some(&engine) = engines.first() else {
+        return;
+    };
+    eprintln!("xtask bench: requests, the access log's cost");
+    let cost = logcost::LogCost {
+        binary,
+        dir,
+        engine,
+        workload: Workload {
+            request: &exchange.request,
+            reply: &exchange.reply,
+            lines_per_reply: 2,
+        },
+        connections: TARGET_CONNECTIONS,
+        depth: TARGET_DEPTH_PIPELINED,
+        warmup: options.warmup(),
+        duration: options.duration,
+    };
+    match logcost::row(&cost) {
+        Ok(row) => report.push(row),
+        Err(error) => report.push(
+            Row {
+                workload: "get_metadata, default log vs -qq".to_owned(),
+                engine: engine.label().to_owned(),
+                ..Row::default()
+            }
+            .failed(&error),
+        ),
+    }
 }
 
 /// One `get_slice` of the whole slice file from every engine against the

@@ -164,7 +164,7 @@ fn out_of_file_descriptors_is_199_and_the_server_recovers() {
 
 #[test]
 fn sigterm_lets_the_reply_in_flight_finish_then_exits_0() {
-    let mut server = Server::start();
+    let mut server = Server::start_with(&["-v"]);
     big_file(&server);
     let mut idle = server.connect();
     assert_eq!(idle.ask(&metadata("big")), Reply::Size(BIG));
@@ -187,6 +187,7 @@ fn sigterm_lets_the_reply_in_flight_finish_then_exits_0() {
     idle.expect_eof();
     // The reply was in flight: its worker saw the shutdown when done.
     server.wait_for_log("closed: the server is shutting down", 1);
+    server.wait_for_log("SIGTERM: shutting down; 2 connections open", 1);
 }
 
 #[test]

@@ -232,6 +232,11 @@ impl Client {
     /// autotuning), so that little of a reply fits in the kernel: a reply
     /// of a few MiB is then still being written while the client does not
     /// read, whatever the machine's `tcp_rmem`.
+    /// The client's end of the connection, as the server's log names it.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.stream.local_addr().expect("a connected socket")
+    }
+
     pub fn small_receive_buffer(&self) {
         let size: libc::c_int = 64 * 1024;
         // SAFETY: a valid socket, and an option value of the type and size

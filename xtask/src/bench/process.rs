@@ -182,6 +182,11 @@ impl Server {
     /// a terminal or a log collector would, so logging never stalls on a
     /// full pipe.
     pub fn start(binary: &Path, dir: &Path, engine: Engine) -> Result<Server> {
+        Server::start_with(binary, dir, engine, &[])
+    }
+
+    /// [`start`](Server::start) with `extra` options after the others.
+    pub fn start_with(binary: &Path, dir: &Path, engine: Engine, extra: &[&str]) -> Result<Server> {
         let mut args = vec![
             "-a".to_owned(),
             "127.0.0.1".to_owned(),
@@ -192,6 +197,9 @@ impl Server {
         if let Engine(Some(name)) = engine {
             args.splice(0..0, ["--engine".to_owned(), name.to_owned()]);
         }
+        // Before `-d`, whose value the directory is.
+        let at = args.len() - 1;
+        args.splice(at..at, extra.iter().map(|&arg| arg.to_owned()));
         let name = binary.file_name().map_or_else(
             || binary.display().to_string(),
             |name| name.to_string_lossy().into_owned(),
