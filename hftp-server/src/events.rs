@@ -32,8 +32,10 @@ const TURN_BYTES: usize = 1024 * 1024;
 /// large `write` is what a loopback socket moves fastest.
 const RAW_CHUNK_LEN: usize = 256 * 1024;
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
-const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX);
+/// Listening sockets take the tokens below the waker's, connections the
+/// slab's keys from 0: the two never meet.
+const FIRST_LISTENER: usize = usize::MAX - 1;
 
 /// How the loops share out the connections they accept: round robin, so
 /// that every loop (every core) gets its part whichever loop woke first.
@@ -95,7 +97,8 @@ pub(crate) struct EventLoop {
     /// Which loop this is, in the [`Handoff`].
     index: usize,
     poll: Poll,
-    listener: Option<TcpListener>,
+    /// Empty once the loop is shutting down.
+    listeners: Vec<TcpListener>,
     shared: Arc<Shared>,
     conns: Slab<Connection>,
     /// Connections whose turn ended with work left.
@@ -156,20 +159,27 @@ impl EventLoop {
     /// wait (for the shutdown).
     pub(crate) fn new(
         index: usize,
-        listener: &StdListener,
+        listeners: &[StdListener],
         shared: Arc<Shared>,
     ) -> io::Result<(EventLoop, Waker)> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
-        let listener = listener.try_clone()?;
-        listener.set_nonblocking(true)?;
-        let mut listener = TcpListener::from_std(listener);
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut ours = Vec::with_capacity(listeners.len());
+        for (number, listener) in listeners.iter().enumerate() {
+            let listener = listener.try_clone()?;
+            listener.set_nonblocking(true)?;
+            let mut listener = TcpListener::from_std(listener);
+            poll.registry().register(
+                &mut listener,
+                Token(FIRST_LISTENER - number),
+                Interest::READABLE,
+            )?;
+            ours.push(listener);
+        }
         let event_loop = EventLoop {
             index,
             poll,
-            listener: Some(listener),
+            listeners: ours,
             shared,
             conns: Slab::new(),
             ready: Vec::new(),
@@ -217,7 +227,11 @@ impl EventLoop {
             let now = Instant::now();
             for event in &events {
                 match event.token() {
-                    LISTENER => self.accept(handoff, now),
+                    Token(token)
+                        if token > FIRST_LISTENER - self.listeners.len() && token != WAKER.0 =>
+                    {
+                        self.accept(FIRST_LISTENER - token, handoff, now);
+                    }
                     WAKER => {
                         for (stream, peer) in handoff.take(self.index) {
                             self.insert(stream, peer, now);
@@ -239,27 +253,30 @@ impl EventLoop {
             }
             if self.accept_paused_until.is_some_and(|until| now >= until) {
                 self.accept_paused_until = None;
-                self.accept(handoff, now);
+                for number in 0..self.listeners.len() {
+                    self.accept(number, handoff, now);
+                }
             }
-            if self.shared.is_shutting_down() && self.listener.is_some() {
+            if self.shared.is_shutting_down() && !self.listeners.is_empty() {
                 self.begin_shutdown(now);
             }
             if now >= next_sweep {
                 self.sweep(now);
                 next_sweep = now + SWEEP_EVERY;
             }
-            if self.listener.is_none() && self.conns.is_empty() {
+            if self.listeners.is_empty() && self.conns.is_empty() {
                 return;
             }
         }
     }
 
-    fn accept(&mut self, handoff: &Handoff, now: Instant) {
+    /// Accepts what listener `number` has queued.
+    fn accept(&mut self, number: usize, handoff: &Handoff, now: Instant) {
         if self.accept_paused_until.is_some() {
             return;
         }
         loop {
-            let Some(listener) = &self.listener else {
+            let Some(listener) = self.listeners.get(number) else {
                 return;
             };
             let (stream, peer) = match listener.accept() {
@@ -297,7 +314,7 @@ impl EventLoop {
 
     /// Starts serving a connection accepted at `now`.
     fn insert(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
-        if self.listener.is_none() {
+        if self.listeners.is_empty() {
             // Shutting down: handed over too late.
             return;
         }
@@ -394,7 +411,7 @@ impl EventLoop {
     /// Stops accepting and lets every connection finish the reply it is
     /// sending, then close.
     fn begin_shutdown(&mut self, now: Instant) {
-        if let Some(mut listener) = self.listener.take() {
+        for mut listener in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();

@@ -4,8 +4,8 @@
 //! Every protocol rule lives in [`hftp_proto`]; this crate only moves bytes
 //! and files:
 //!
-//! - [`server`] binds the listener, starts the engine, and shuts down
-//!   gracefully on a stop signal.
+//! - [`server`] binds the listeners ([`listen`]: dual-stack by default),
+//!   starts the engine, and shuts down gracefully on a stop signal.
 //! - `events` (the default engine) runs a few mio event loops over
 //!   non-blocking sockets; `threads` is the course seed's fixed pool of
 //!   blocking workers. Both share `conn`: feed the session, carry out its
@@ -18,15 +18,16 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use hftp_server::{Config, Engine, Server};
+//! use hftp_server::{Config, Engine, Server, listen::Addresses};
 //!
 //! let config = Config {
-//!     address: "127.0.0.1".parse()?,
+//!     addresses: Addresses::These(vec!["127.0.0.1".parse()?]),
 //!     port: 0,
 //!     datadir: ".".into(),
 //!     engine: Engine::Events { loops: 2 },
 //!     idle_timeout: Duration::from_secs(60),
 //!     hidden: false,
+//!     reuse_port: false,
 //! };
 //! let server = Server::bind(&config)?;
 //! let addr = server.local_addr();
@@ -40,6 +41,7 @@
 mod conn;
 mod events;
 pub mod files;
+pub mod listen;
 pub mod logger;
 pub mod server;
 mod threads;

@@ -1,12 +1,13 @@
 //! `hftp-server`: serves the regular files of a directory over HFTP.
 
 use std::io::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, ValueEnum};
+use hftp_server::listen::Addresses;
 use hftp_server::{Config, Engine, Server, logger};
 use log::LevelFilter;
 
@@ -14,25 +15,38 @@ use log::LevelFilter;
 /// Transfer Protocol.
 ///
 /// On start it prints one line to stdout, `Serving DIR on ADDR:PORT` (with
-/// the real port), then logs to stderr. SIGINT or SIGTERM stops it: no new
+/// the real port; for several addresses `on ADDR:PORT and ADDR:PORT`; the
+/// last word is always an address to connect to), then logs to stderr:
+/// one line per request, `PEER "REQUEST" STATUS BYTES B in MS ms`. SIGINT or SIGTERM stops it: no new
 /// requests are taken, replies in flight get up to ten seconds to finish
 /// (a second signal cuts them short), then it exits with status 0. SIGHUP
 /// and SIGQUIT do the same.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// The address to listen on (an IPv4 or IPv6 address).
-    #[arg(short, long, value_name = "ADDR", default_value = "0.0.0.0")]
-    address: IpAddr,
+    /// The address to listen on: an IPv4 or IPv6 address, or a host name
+    /// (all of its addresses) [default: every IPv4 and IPv6 address].
+    #[arg(short, long, value_name = "HOST", env = "HFTP_ADDR", value_parser = resolve)]
+    address: Option<Host>,
 
     /// The port to listen on; 0 picks a free one.
-    #[arg(short, long, default_value_t = 19500)]
+    #[arg(short, long, env = "HFTP_PORT", default_value_t = 19500)]
     port: u16,
 
-    /// The directory to serve. It is looked up at every request, so it may
-    /// be deleted and re-created while the server runs.
-    #[arg(short, long, value_name = "DIR", default_value = ".")]
-    datadir: PathBuf,
+    /// The directory to serve (or give it as DIR) [env: HFTP_DIR] [default:
+    /// .]. It is looked up at every request, so it may be deleted and
+    /// re-created while the server runs.
+    #[arg(short, long, value_name = "DIR", conflicts_with = "dir")]
+    datadir: Option<PathBuf>,
+
+    /// The directory to serve, as `-d` does.
+    #[arg(value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// Set SO_REUSEPORT, so that several servers can listen on the same
+    /// port on one machine, the kernel sharing out the connections.
+    #[arg(long)]
+    reuse_port: bool,
 
     /// How connections are served: `events`, a few event loops each serving
     /// many connections (an idle or slow client costs only its own
@@ -89,10 +103,19 @@ impl Args {
     }
 
     fn config(&self) -> Config {
+        let datadir = self
+            .dir
+            .clone()
+            .or_else(|| self.datadir.clone())
+            .or_else(|| std::env::var_os("HFTP_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("."));
         Config {
-            address: self.address,
+            addresses: self
+                .address
+                .as_ref()
+                .map_or(Addresses::Every, |host| Addresses::These(host.0.clone())),
             port: self.port,
-            datadir: self.datadir.clone(),
+            datadir,
             engine: match self.engine {
                 EngineName::Events => Engine::Events {
                     loops: self.loops.map_or_else(
@@ -106,8 +129,41 @@ impl Args {
             },
             idle_timeout: Duration::from_secs(self.idle_timeout),
             hidden: self.hidden,
+            reuse_port: self.reuse_port,
         }
     }
+}
+
+/// The addresses of a `-a` value.
+#[derive(Debug, Clone)]
+struct Host(Vec<IpAddr>);
+
+/// An address, `[v6]`, or a host name's addresses (each once, in the
+/// resolver's order).
+fn resolve(text: &str) -> Result<Host, String> {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(text);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(Host(vec![ip]));
+    }
+    if text.contains(':') || text.is_empty() {
+        return Err("not an address or a host name (give the port with -p)".to_owned());
+    }
+    let found = (text, 0)
+        .to_socket_addrs()
+        .map_err(|error| format!("cannot resolve it: {error}"))?;
+    let mut ips: Vec<IpAddr> = Vec::new();
+    for addr in found {
+        if !ips.contains(&addr.ip()) {
+            ips.push(addr.ip());
+        }
+    }
+    if ips.is_empty() {
+        return Err("the name has no address".to_owned());
+    }
+    Ok(Host(ips))
 }
 
 fn main() -> ExitCode {
@@ -128,12 +184,12 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> anyhow::Result<()> {
     let config = args.config();
     let server = Server::bind(&config)?;
-    let addr = server.local_addr();
+    let addrs = server.where_to_connect();
     server.run(|| {
         // Scripts and tests read this line to learn the port; it comes once
         // the engine serves. A closed stdout is not a reason to stop.
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "Serving {} on {addr}", config.datadir.display());
+        let _ = writeln!(stdout, "Serving {} on {addrs}", config.datadir.display());
         let _ = stdout.flush();
     })
 }

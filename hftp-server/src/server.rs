@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,6 +25,7 @@ use signal_hook::iterator::Signals;
 
 use crate::events::{EventLoop, Handoff};
 use crate::files::ServedDir;
+use crate::listen::{self, Addresses, Listening};
 use crate::threads;
 
 /// How long replies in flight may take to finish after a stop signal.
@@ -36,9 +37,6 @@ pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// after its last reply, so the peer gets a FIN rather than a reset.
 pub(crate) const DRAIN_TIME: Duration = Duration::from_secs(1);
 pub(crate) const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
-/// Connections the kernel queues before they are accepted: enough for a
-/// flash crowd (the kernel caps it at `net.core.somaxconn`).
-const LISTEN_BACKLOG: i32 = 4096;
 /// A worker's stack: connections keep their buffers on the heap.
 const WORKER_STACK: usize = 256 * 1024;
 /// Accepted connections that may wait for a worker, per worker. Beyond
@@ -70,8 +68,8 @@ pub enum Engine {
 /// What a server serves and how.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The address to listen on.
-    pub address: IpAddr,
+    /// The addresses to listen on.
+    pub addresses: Addresses,
     /// The port to listen on; 0 picks a free one.
     pub port: u16,
     /// The directory served, looked up by this path at every request.
@@ -83,6 +81,9 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Whether dot-files are listed and served.
     pub hidden: bool,
+    /// `SO_REUSEPORT` on the listening sockets, so that several servers
+    /// share one port.
+    pub reuse_port: bool,
 }
 
 /// What every engine thread shares: the served directory, the session
@@ -107,8 +108,7 @@ impl Shared {
 /// A bound server, ready to [`run`](Server::run).
 #[derive(Debug)]
 pub struct Server {
-    listener: TcpListener,
-    local_addr: SocketAddr,
+    listening: Listening,
     shared: Arc<Shared>,
     engine: Engine,
     signals: Signals,
@@ -138,15 +138,13 @@ impl Server {
             _ => {}
         }
         raise_fd_limit();
-        let address = SocketAddr::new(config.address, config.port);
-        let listener = listen(address).with_context(|| format!("cannot listen on {address}"))?;
-        let local_addr = listener
-            .local_addr()
-            .with_context(|| format!("cannot listen on {address}"))?;
+        let options = listen::Options {
+            reuse_port: config.reuse_port,
+        };
+        let listening = Listening::bind(&config.addresses, config.port, options)?;
         let signals = Signals::new(STOP_SIGNALS).context("cannot install the signal handlers")?;
         Ok(Server {
-            listener,
-            local_addr,
+            listening,
             shared: Arc::new(Shared {
                 dir: ServedDir::new(dir.clone(), config.hidden),
                 session: SessionConfig {
@@ -161,9 +159,21 @@ impl Server {
         })
     }
 
-    /// The address the server listens on, with the real port.
+    /// The (first) address the server listens on, with the real port.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.listening.addrs[0]
+    }
+
+    /// Every address the server listens on, with the real port.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.listening.addrs
+    }
+
+    /// Where a client can connect, in words: the addresses bound, or, for
+    /// every address, loopback examples. The last word is an address a
+    /// client on this host can use.
+    pub fn where_to_connect(&self) -> String {
+        self.listening.describe().to_string()
     }
 
     /// Starts the engine's threads, then calls `started` (the server is
@@ -176,7 +186,7 @@ impl Server {
         log::debug!(
             "serving {} on {} with {:?}",
             self.shared.dir.path().display(),
-            self.local_addr,
+            self.listening.describe(),
             self.engine
         );
         started();
@@ -238,7 +248,7 @@ impl Server {
                 let mut wakers = Vec::with_capacity(loops);
                 for index in 0..loops {
                     let (event_loop, waker) =
-                        EventLoop::new(index, &self.listener, Arc::clone(&self.shared))
+                        EventLoop::new(index, &self.listening.listeners, Arc::clone(&self.shared))
                             .context("cannot start the event loops")?;
                     event_loops.push(event_loop);
                     wakers.push(waker);
@@ -278,15 +288,17 @@ impl Server {
                         .spawn(move || work(&waiting, &shared))
                         .with_context(|| format!("cannot start {workers} worker threads"))?;
                 }
-                let shared = Arc::clone(&self.shared);
-                let listener = self
-                    .listener
-                    .try_clone()
-                    .context("cannot start the acceptor thread")?;
-                thread::Builder::new()
-                    .name("hftp-acceptor".to_owned())
-                    .spawn(move || accept(&listener, &queue, &shared))
-                    .context("cannot start the acceptor thread")?;
+                for listener in &self.listening.listeners {
+                    let shared = Arc::clone(&self.shared);
+                    let listener = listener
+                        .try_clone()
+                        .context("cannot start the acceptor thread")?;
+                    let queue = queue.clone();
+                    thread::Builder::new()
+                        .name("hftp-acceptor".to_owned())
+                        .spawn(move || accept(&listener, &queue, &shared))
+                        .context("cannot start the acceptor thread")?;
+                }
                 Ok(Running::Threads)
             }
         }
@@ -309,16 +321,6 @@ fn plural(count: usize, one: &str, many: &str) -> String {
     } else {
         format!("{count} {many}")
     }
-}
-
-/// A listening socket with a backlog fit for a flash crowd (std's is 128).
-fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&address.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
-    Ok(socket.into())
 }
 
 /// Raises the soft limit on open files to the hard one, as most servers do:

@@ -142,8 +142,122 @@ fn help_documents_every_option() {
         "--verbose",
         "--quiet",
         "19500",
-        "0.0.0.0",
+        "--reuse-port",
+        "HFTP_ADDR",
+        "HFTP_PORT",
+        "HFTP_DIR",
     ] {
         assert!(help.contains(option), "{option} not in {help}");
     }
+}
+
+/// Starts the server with `args` and `env` (from `dir`), reads its
+/// start-up line, and connects to the line's last word.
+fn serve_and_ask(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> (String, Reply) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the first line");
+    let addr = line
+        .split_whitespace()
+        .last()
+        .and_then(|addr| addr.parse().ok());
+    let reply = addr.map(|addr| Client::connect(addr).ask(&Request::GetFileListing));
+    let _ = child.kill();
+    let _ = child.wait();
+    (
+        line,
+        reply.unwrap_or(Reply::Status(hftp_proto::Status::BadRequest)),
+    )
+}
+
+#[test]
+fn by_default_it_serves_ipv4_and_ipv6_and_logs_ipv4_peers_plainly() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("here"), "").expect("a file");
+    let (line, reply) = serve_and_ask(&["-p", "0"], &[], dir.path());
+    assert_eq!(reply, Reply::Listing(vec!["here".into()]), "{line}");
+    assert!(
+        line.starts_with("Serving . on every IPv4 and IPv6 address, such as [::1]:"),
+        "{line}"
+    );
+    // `::` is dual-stack too; an IPv4 peer is logged as plain IPv4.
+    let server = Server::start_with(&["-a", "::"]);
+    assert_eq!(
+        Client::connect((std::net::Ipv6Addr::LOCALHOST, server.addr.port()).into())
+            .ask(&Request::Help),
+        Client::connect(([127, 0, 0, 1], server.addr.port()).into()).ask(&Request::Help)
+    );
+    let mut client = Client::connect(([127, 0, 0, 1], server.addr.port()).into());
+    assert_eq!(
+        client.ask(&Request::Quit),
+        Reply::Status(hftp_proto::Status::Ok)
+    );
+    server.wait_for_log("\"quit\"", 1);
+    let log = server.stderr();
+    assert!(
+        log.contains(&format!(" {} \"quit\"", client.local_addr())),
+        "{log}"
+    );
+    assert!(!log.contains("::ffff:"), "{log}");
+}
+
+#[test]
+fn a_host_name_a_positional_dir_and_the_environment_are_understood() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("here"), "").expect("a file");
+    let path = dir.path().to_str().expect("utf-8");
+    let listed = Reply::Listing(vec!["here".into()]);
+    let elsewhere = tempfile::tempdir().expect("a temporary directory");
+    let (line, reply) = serve_and_ask(&["-a", "localhost", "-p", "0", path], &[], elsewhere.path());
+    assert_eq!(reply, listed, "{line}");
+    let env = [
+        ("HFTP_ADDR", "127.0.0.1"),
+        ("HFTP_PORT", "0"),
+        ("HFTP_DIR", path),
+    ];
+    let (line, reply) = serve_and_ask(&[], &env, elsewhere.path());
+    assert_eq!(reply, listed, "{line}");
+    assert!(
+        line.starts_with(&format!("Serving {path} on 127.0.0.1:")),
+        "{line}"
+    );
+}
+
+#[test]
+fn start_up_errors_carry_no_os_error_codes() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let port = taken.local_addr().expect("an address").port().to_string();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let output = run(&[
+        "-a",
+        "127.0.0.1",
+        "-p",
+        &port,
+        dir.path().to_str().expect("utf-8"),
+    ]);
+    let stderr = assert_fails(&output, 1, &["cannot listen on", "in use"]);
+    assert!(!stderr.contains("os error"), "{stderr}");
+}
+
+#[test]
+fn reuse_port_lets_two_servers_share_a_port() {
+    let first = Server::start_with(&["--reuse-port"]);
+    let port = first.addr.port().to_string();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let second = Server::serve(dir.path(), &["--reuse-port", "-p", &port]);
+    assert_eq!(second.addr, first.addr);
+    assert_eq!(
+        Client::connect(first.addr).ask(&Request::Help),
+        second.connect().ask(&Request::Help)
+    );
 }

@@ -77,8 +77,16 @@ impl Server {
                 .expect("a log file")
                 .into()
         });
+        // Loopback and a free port, unless the test says otherwise.
+        let mut defaults = Vec::new();
+        for (flag, value) in [("-a", "127.0.0.1"), ("-p", "0")] {
+            if !args.contains(&flag) {
+                defaults.extend([flag, value]);
+            }
+        }
         let mut child = Command::new(BIN)
-            .args(["-a", "127.0.0.1", "-p", "0", "-d"])
+            .args(defaults)
+            .arg("-d")
             .arg(dir)
             .args(engine_args())
             .args(args)
@@ -92,10 +100,12 @@ impl Server {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("the server's first line");
+        // `Serving DIR on ADDR:PORT`; for several addresses the last word
+        // is one to connect to.
         let addr = line
             .strip_prefix("Serving ")
-            .and_then(|rest| rest.trim_end().rsplit_once(" on "))
-            .and_then(|(_, addr)| addr.parse().ok());
+            .and_then(|rest| rest.split_whitespace().last())
+            .and_then(|addr| addr.parse().ok());
         let Some(addr) = addr else {
             let _ = child.kill();
             let _ = child.wait();

@@ -245,10 +245,11 @@ impl Server {
             Ok(line) => line.context("could not read the server's stdout")?,
             Err(_) => bail!("`{command}` did not say where it serves within {START_TIMEOUT:?}"),
         };
+        // For several addresses, the last word is one to connect to.
         let addr = line
-            .trim_end()
-            .rsplit_once(" on ")
-            .and_then(|(_, addr)| addr.parse().ok())
+            .split_whitespace()
+            .last()
+            .and_then(|addr| addr.parse().ok())
             .with_context(|| {
                 format!("`{command}` printed {line:?}, not `Serving DIR on ADDR:PORT`")
             })?;
