@@ -58,6 +58,9 @@ pub(crate) struct Conn {
 pub(crate) enum End {
     Session(CloseReason),
     Socket(io::Error),
+    /// `--proxy-protocol`: the connection did not start with a good PROXY
+    /// header, in time; why.
+    NoHeader(String),
 }
 
 impl End {
@@ -85,6 +88,7 @@ impl fmt::Display for End {
         match self {
             End::Session(reason) => reason.fmt(f),
             End::Socket(error) => write!(f, "the connection failed: {error}"),
+            End::NoHeader(why) => f.write_str(why),
         }
     }
 }
@@ -103,6 +107,15 @@ impl Conn {
             file: None,
             eof: false,
         }
+    }
+
+    /// The PROXY header named the real client: the log names it from now
+    /// on.
+    pub(crate) fn set_client(&mut self, client: SocketAddr) {
+        let client = canonical(client);
+        log::debug!("{}: the proxy's connection for {client}", self.peer);
+        self.peer = client;
+        self.name = PeerName::new(client);
     }
 
     /// Whether reading the socket is of use now: the session takes input
@@ -241,6 +254,8 @@ impl Conn {
             End::Session(
                 CloseReason::Idle | CloseReason::WriteStalled | CloseReason::ShortSlice { .. },
             ) => log::info!("{}: closed: {end}", self.peer),
+            // A balancer misconfigured, or a client going around it.
+            End::NoHeader(_) => log::warn!("{}: closed: {end}", self.peer),
             _ => log::debug!("{}: closed: {end}", self.peer),
         }
     }

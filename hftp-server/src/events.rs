@@ -21,6 +21,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::conn::{Conn, End, FILE_CHUNK_LEN, READ_LEN};
+use crate::proxy::{HEADER_TIME, Header, HeaderReader};
 use crate::server::{ACCEPT_BACKOFF, DRAIN_BYTES, DRAIN_TIME, Shared};
 
 /// Bytes one connection may write in one turn before the loop moves on to
@@ -133,6 +134,9 @@ struct Connection {
     /// Set once the last reply is sent: the write side is shut and the
     /// peer's last bytes are read and dropped until then.
     closing: Option<Closing>,
+    /// `--proxy-protocol`: the PROXY header still being read, and by when
+    /// it must be whole. The session sees nothing before it is.
+    header: Option<(HeaderReader, Instant)>,
 }
 
 #[derive(Debug)]
@@ -339,6 +343,10 @@ impl EventLoop {
             readable: false,
             writable: false,
             closing: None,
+            header: self
+                .shared
+                .proxy_protocol
+                .then(|| (HeaderReader::default(), now + HEADER_TIME)),
         });
     }
 
@@ -379,10 +387,16 @@ impl EventLoop {
     /// Closes the connections whose time is up.
     fn sweep(&mut self, now: Instant) {
         let mut due = Vec::new();
+        let mut late = Vec::new();
         for (key, connection) in &mut self.conns {
             match &connection.closing {
                 Some(closing) if now >= closing.until => due.push(key),
                 Some(_) => {}
+                None if connection.header.is_some() => {
+                    if connection.header.as_ref().is_some_and(|(_, by)| now >= *by) {
+                        late.push(key);
+                    }
+                }
                 None => {
                     if connection
                         .conn
@@ -395,6 +409,13 @@ impl EventLoop {
                     }
                 }
             }
+        }
+        for key in late {
+            if let Some(connection) = self.conns.get_mut(key) {
+                let why = format!("no PROXY header within {} s", HEADER_TIME.as_secs());
+                connection.conn.log_end(&End::NoHeader(why));
+            }
+            self.remove(key);
         }
         for key in due {
             if self.conns.get(key).is_some_and(|c| c.closing.is_some()) {
@@ -436,6 +457,11 @@ impl Connection {
         let raw_buf = &mut raw[..];
         if let Some(closing) = &mut self.closing {
             return drain(&mut self.stream, closing, &mut self.readable, input);
+        }
+        if self.header.is_some() {
+            if let Some(turn) = self.read_header(shared, input, file_buf, now) {
+                return turn;
+            }
         }
         let conn = &mut self.conn;
         let mut moved = 0;
@@ -496,6 +522,56 @@ impl Connection {
                 Err(error) if error.kind() == ErrorKind::WouldBlock => self.readable = false,
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}
                 Err(error) => return Turn::Close(End::Socket(error)),
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// Reads the PROXY header as far as the socket allows: `None` once it
+    /// is whole (and what followed it fed to the session), else what the
+    /// turn ends with.
+    fn read_header(
+        &mut self,
+        shared: &Shared,
+        input: &mut [u8],
+        file_buf: &mut [u8],
+        now: Instant,
+    ) -> Option<Turn> {
+        if let Some(reason) = self.conn.session.close_reason() {
+            return Some(Turn::Close(End::Session(reason)));
+        }
+        let (reader, _) = self.header.as_mut()?;
+        loop {
+            if !self.readable {
+                return Some(Turn::Wait);
+            }
+            let read = match self.stream.read(input) {
+                Ok(0) => {
+                    let why = "the connection closed before its PROXY header".to_owned();
+                    return Some(Turn::Close(End::NoHeader(why)));
+                }
+                Ok(read) => read,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    continue;
+                }
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => return Some(Turn::Close(End::Socket(error))),
+            };
+            match reader.push(&input[..read]) {
+                Header::Incomplete => {}
+                Header::Bad(why) => return Some(Turn::Close(End::NoHeader(why))),
+                Header::Done { client, rest } => {
+                    self.header = None;
+                    if let Some(client) = client {
+                        self.conn.set_client(client);
+                    }
+                    if !rest.is_empty() {
+                        self.conn.feed(&rest, &shared.dir, file_buf, now);
+                    }
+                    return None;
+                }
             }
         }
     }

@@ -28,6 +28,7 @@
 //!     idle_timeout: Duration::from_secs(60),
 //!     hidden: false,
 //!     reuse_port: false,
+//!     proxy_protocol: false,
 //! };
 //! let server = Server::bind(&config)?;
 //! let addr = server.local_addr();
@@ -43,6 +44,7 @@ mod events;
 pub mod files;
 pub mod listen;
 pub mod logger;
+mod proxy;
 pub mod server;
 mod threads;
 

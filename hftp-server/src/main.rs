@@ -48,6 +48,13 @@ struct Args {
     #[arg(long)]
     reuse_port: bool,
 
+    /// Expect a PROXY protocol header (v1 or v2, as HAProxy's `send-proxy`
+    /// and `send-proxy-v2` send) at the start of every connection, and log
+    /// the client it names. A connection without one, or with a bad one,
+    /// is closed.
+    #[arg(long)]
+    proxy_protocol: bool,
+
     /// How connections are served: `events`, a few event loops each serving
     /// many connections (an idle or slow client costs only its own
     /// connection); or `threads`, the course seed's fixed pool of blocking
@@ -130,6 +137,7 @@ impl Args {
             idle_timeout: Duration::from_secs(self.idle_timeout),
             hidden: self.hidden,
             reuse_port: self.reuse_port,
+            proxy_protocol: self.proxy_protocol,
         }
     }
 }

@@ -84,6 +84,9 @@ pub struct Config {
     /// `SO_REUSEPORT` on the listening sockets, so that several servers
     /// share one port.
     pub reuse_port: bool,
+    /// Every connection starts with a PROXY protocol header (v1 or v2)
+    /// naming the real client; one without is closed.
+    pub proxy_protocol: bool,
 }
 
 /// What every engine thread shares: the served directory, the session
@@ -92,6 +95,8 @@ pub struct Config {
 pub(crate) struct Shared {
     pub(crate) dir: ServedDir,
     pub(crate) session: SessionConfig,
+    /// Connections start with a PROXY header.
+    pub(crate) proxy_protocol: bool,
     /// Set once on a stop signal.
     shutting_down: AtomicBool,
     /// Work the shutdown waits for: connections answering (threads), or
@@ -151,6 +156,7 @@ impl Server {
                     idle_timeout: config.idle_timeout,
                     show_hidden: config.hidden,
                 },
+                proxy_protocol: config.proxy_protocol,
                 shutting_down: AtomicBool::new(false),
                 busy: AtomicUsize::new(0),
             }),

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::conn::{Conn, End, FILE_CHUNK_LEN};
+use crate::proxy::{HEADER_TIME, Header, HeaderReader};
 use crate::server::{DRAIN_BYTES, DRAIN_TIME, Shared};
 
 /// Bytes a worker reads from its socket at once: its own buffer, so kept
@@ -44,6 +45,23 @@ pub(crate) fn serve(mut stream: TcpStream, accepted: Instant, shared: &Shared) {
     let mut conn = Conn::new(shared.session, peer, accepted);
     let mut input = vec![0; WORKER_READ_LEN];
     let mut file_buf = vec![0; FILE_CHUNK_LEN];
+    if shared.proxy_protocol {
+        match read_header(&mut stream, accepted + HEADER_TIME, &mut input) {
+            Ok((client, rest)) => {
+                if let Some(client) = client {
+                    conn.set_client(client);
+                }
+                if !rest.is_empty() {
+                    // Sent at some time since the accept, as queued bytes are.
+                    conn.feed(&rest, &shared.dir, &mut file_buf, accepted);
+                }
+            }
+            Err(end) => {
+                conn.log_end(&end);
+                return;
+            }
+        }
+    }
     let queued = Queued {
         bytes: bytes_waiting(&stream),
         accepted,
@@ -59,6 +77,38 @@ pub(crate) fn serve(mut stream: TcpStream, accepted: Instant, shared: &Shared) {
     conn.log_end(&end);
     if end.is_graceful() {
         close_gracefully(&mut stream, &mut input);
+    }
+}
+
+/// Reads the PROXY header, by `deadline`: the client it names and the
+/// bytes after it.
+fn read_header(
+    stream: &mut TcpStream,
+    deadline: Instant,
+    input: &mut [u8],
+) -> Result<(Option<std::net::SocketAddr>, Vec<u8>), End> {
+    let mut reader = HeaderReader::default();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let why = format!("no PROXY header within {} s", HEADER_TIME.as_secs());
+            return Err(End::NoHeader(why));
+        }
+        stream.set_read_timeout(Some(left)).map_err(End::Socket)?;
+        let read = match stream.read(input) {
+            Ok(0) => {
+                let why = "the connection closed before its PROXY header".to_owned();
+                return Err(End::NoHeader(why));
+            }
+            Ok(read) => read,
+            Err(error) if error.kind() == ErrorKind::Interrupted || is_timeout(&error) => continue,
+            Err(error) => return Err(End::Socket(error)),
+        };
+        match reader.push(&input[..read]) {
+            Header::Incomplete => {}
+            Header::Bad(why) => return Err(End::NoHeader(why)),
+            Header::Done { client, rest } => return Ok((client, rest)),
+        }
     }
 }
 

@@ -20,6 +20,8 @@ mod framing;
 mod kit2026;
 #[path = "it/logging.rs"]
 mod logging;
+#[path = "it/proxy.rs"]
+mod proxy;
 #[path = "it/robustness.rs"]
 mod robustness;
 
