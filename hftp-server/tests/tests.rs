@@ -8,6 +8,8 @@ mod support;
 mod big;
 #[path = "it/cli.rs"]
 mod cli;
+#[path = "it/cluster.rs"]
+mod cluster;
 #[path = "it/commands.rs"]
 mod commands;
 #[path = "it/engines.rs"]
