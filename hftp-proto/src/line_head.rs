@@ -40,6 +40,38 @@ impl LineHead {
         self.len += consumed.len() as u64;
     }
 
+    /// Appends what [`Display`](fmt::Display) shows to `out`, without the
+    /// formatting machinery: a server logs one per request, and most lines
+    /// need no escaping, so they are copied whole.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let (head, whole) = self.shown();
+        out.push(b'"');
+        if head.iter().all(|&byte| {
+            (0x20..0x7f).contains(&byte) && byte != b'"' && byte != b'\\' && byte != b'\''
+        }) {
+            out.extend_from_slice(head);
+        } else {
+            out.extend(head.escape_ascii());
+        }
+        out.push(b'"');
+        if !whole {
+            out.extend_from_slice(format!("... ({} bytes)", self.len).as_bytes());
+        }
+    }
+
+    /// The bytes shown, and whether they are the whole line.
+    fn shown(&self) -> (&[u8], bool) {
+        let mut head = &self.bytes[..self.kept];
+        let whole = self.len == self.kept as u64;
+        if whole {
+            head = head
+                .strip_suffix(b"\r\n")
+                .or_else(|| head.strip_suffix(b"\n"))
+                .unwrap_or(head);
+        }
+        (head, whole)
+    }
+
     /// Starts the next line.
     pub fn clear(&mut self) {
         self.kept = 0;
@@ -52,14 +84,7 @@ impl LineHead {
 /// request costs no allocation when the log is quiet.
 impl fmt::Display for LineHead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut head = &self.bytes[..self.kept];
-        let whole = self.len == self.kept as u64;
-        if whole {
-            head = head
-                .strip_suffix(b"\r\n")
-                .or_else(|| head.strip_suffix(b"\n"))
-                .unwrap_or(head);
-        }
+        let (head, whole) = self.shown();
         write!(f, "\"{}\"", head.escape_ascii())?;
         if !whole {
             write!(f, "... ({} bytes)", self.len)?;
@@ -72,9 +97,13 @@ impl fmt::Display for LineHead {
 mod tests {
     use super::*;
 
-    /// The line as the log shows it, then the next line.
+    /// The line as the log shows it, then the next line; `write_to`
+    /// shows the same.
     fn take(line: &mut LineHead) -> String {
         let shown = line.to_string();
+        let mut written = Vec::new();
+        line.write_to(&mut written);
+        assert_eq!(String::from_utf8_lossy(&written), shown);
         line.clear();
         shown
     }
@@ -89,6 +118,8 @@ mod tests {
         assert_eq!(take(&mut line), r#""qui""#);
         line.push(b"a\tb\0\r\n");
         assert_eq!(take(&mut line), r#""a\tb\x00""#);
+        line.push(b"a\"b'c\\d \x7f\r\n");
+        assert_eq!(take(&mut line), r#""a\"b\'c\\d \x7f""#);
         let long = [b'x'; 1000];
         line.push(&long);
         line.push(b"\r\n");
