@@ -8,11 +8,12 @@ use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hftp_proto::{Action, CloseReason, OUTPUT_LIMIT, ServerSession, SessionConfig, Status};
 
 use crate::files::ServedDir;
+use crate::logger;
 
 /// Bytes read from a socket at once by an event loop, whose buffers serve
 /// all its connections.
@@ -225,20 +226,45 @@ impl Conn {
     }
 
     /// The access log: one line per request, when its answer is complete
-    /// (or cut).
+    /// (or cut): `PEER "LINE" CODE TEXT BYTES B in MS ms`, or `CODE TEXT
+    /// aborted after BYTES B in MS ms`. Written as bytes, not through
+    /// `log::info!`: it is the one line per request.
     fn log_answered(&mut self) {
         while let Some(answered) = self.session.poll_answered() {
             // Not the turn's time: most answers take less than a turn.
-            let took = Took(answered.received.elapsed());
-            let (peer, line, status, bytes) =
-                (&self.name, &answered.line, answered.status, answered.bytes);
-            if answered.aborted {
-                log::info!("{peer} {line} {status} aborted after {bytes} B in {took}");
-            } else if status.is_fatal() {
-                log::warn!("{peer} {line} {status} {bytes} B in {took}");
+            let micros = answered.received.elapsed().as_micros();
+            let micros = u64::try_from(micros).unwrap_or(u64::MAX);
+            let status = answered.status;
+            let level = if status.is_fatal() && !answered.aborted {
+                log::Level::Warn
             } else {
-                log::info!("{peer} {line} {status} {bytes} B in {took}");
-            }
+                log::Level::Info
+            };
+            logger::log_bytes(level, |out| {
+                out.extend_from_slice(self.name.as_bytes());
+                out.push(b' ');
+                answered.line.write_to(out);
+                out.push(b' ');
+                logger::push_decimal(out, status.code().into());
+                out.push(b' ');
+                out.extend_from_slice(status.text().as_bytes());
+                out.extend_from_slice(if answered.aborted {
+                    b" aborted after "
+                } else {
+                    b" "
+                });
+                logger::push_decimal(out, answered.bytes);
+                out.extend_from_slice(b" B in ");
+                logger::push_decimal(out, micros / 1000);
+                out.push(b'.');
+                let fraction = micros % 1000;
+                out.extend_from_slice(&[
+                    b'0' + (fraction / 100) as u8,
+                    b'0' + (fraction / 10 % 10) as u8,
+                    b'0' + (fraction % 10) as u8,
+                ]);
+                out.extend_from_slice(b" ms");
+            });
         }
     }
 
@@ -353,20 +379,9 @@ impl PeerName {
     }
 }
 
-impl fmt::Display for PeerName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(std::str::from_utf8(&self.text[..self.len]).unwrap_or("?"))
-    }
-}
-
-/// How long an answer took, in milliseconds with microseconds: integer
-/// arithmetic, as it is formatted for every request.
-struct Took(Duration);
-
-impl fmt::Display for Took {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let micros = self.0.as_micros();
-        write!(f, "{}.{:03} ms", micros / 1000, micros % 1000)
+impl PeerName {
+    fn as_bytes(&self) -> &[u8] {
+        &self.text[..self.len]
     }
 }
 

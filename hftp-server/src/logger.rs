@@ -74,6 +74,48 @@ pub fn hold_lines() {
     });
 }
 
+/// Logs a line whose message `write` appends as bytes, at `level`, through
+/// the installed logger: for the access log, a line per request, which the
+/// formatting machinery of `log::info!` made cost a tenth of a request.
+pub fn log_bytes(level: Level, write: impl FnOnce(&mut Vec<u8>)) {
+    let Some(logger) = LOGGER.get() else { return };
+    if level > logger.level {
+        return;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut write = Some(write);
+    let _ = LOCAL.try_with(|local| {
+        let Ok(mut local) = local.try_borrow_mut() else {
+            return;
+        };
+        let local = &mut *local;
+        push_head(&mut local.lines, &mut local.stamp, now, level);
+        if let Some(write) = write.take() {
+            write(&mut local.lines);
+        }
+        local.lines.push(b'\n');
+        local.count += 1;
+        if !local.holding || local.lines.len() >= HELD_BYTES {
+            logger.hand_on(local);
+        }
+    });
+    if let Some(write) = write {
+        // This thread's buffer is busy or gone: a fresh one, once.
+        let mut line = Vec::new();
+        push_head(&mut line, &mut Stamp::default(), now, level);
+        write(&mut line);
+        line.push(b'\n');
+        logger.enqueue(&line, 1);
+    }
+}
+
+/// Appends `value` in decimal.
+pub fn push_decimal(out: &mut Vec<u8>, value: u64) {
+    push_digits(out, value, 1);
+}
+
 /// Hands the lines this thread holds to the installed logger's writer.
 pub fn release_lines() {
     let Some(logger) = LOGGER.get() else { return };
@@ -408,6 +450,15 @@ fn format_line(
     level: Level,
     args: fmt::Arguments<'_>,
 ) {
+    push_head(line, stamp, since_epoch, level);
+    // A `Display` that fails leaves its line cut short; `format!` would
+    // panic the serving thread instead.
+    let _ = fmt::write(&mut Bytes(line), args);
+    line.push(b'\n');
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ LEVEL `.
+fn push_head(line: &mut Vec<u8>, stamp: &mut Stamp, since_epoch: Duration, level: Level) {
     let seconds = since_epoch.as_secs();
     if stamp.second != Some(seconds) {
         stamp.text.clear();
@@ -437,10 +488,6 @@ fn format_line(
         Level::Debug => b"Z DEBUG ",
         Level::Trace => b"Z TRACE ",
     });
-    // A `Display` that fails leaves its line cut short; `format!` would
-    // panic the serving thread instead.
-    let _ = fmt::write(&mut Bytes(line), args);
-    line.push(b'\n');
 }
 
 /// `fmt::Write` into a byte buffer, without the `String` a `format!` makes.
