@@ -7,65 +7,18 @@
 //! is served correctly, so a case fails only because of the quirk.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use hftp_client::check::{Config, Kit, Outcome, Report, catalogue, run, run_cases};
 
-use crate::util::hftp_anywhere;
+use crate::util::{RealServer, hftp_anywhere};
 
-/// The workspace's `hftp-server` with extra flags (an engine, a pool
-/// size), on an ephemeral port; killed on drop.
-struct Server {
-    child: Child,
-    _stdout: BufReader<ChildStdout>,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(dir: &Path, flags: &[&str]) -> Server {
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let binary = exe
-            .parent()
-            .and_then(Path::parent)
-            .map(|dir| dir.join("hftp-server"))
-            .expect("the test binary is in <target>/<profile>/deps");
-        let mut child = Command::new(&binary)
-            .args(["-a", "127.0.0.1", "-p", "0", "-q", "-d"])
-            .arg(dir)
-            .args(flags)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-        let mut stdout = BufReader::new(child.stdout.take().expect("a piped stdout"));
-        let mut line = String::new();
-        stdout
-            .read_line(&mut line)
-            .expect("the server's first line");
-        let addr = line
-            .trim_end()
-            .rsplit(' ')
-            .next()
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("no address in the server's first line {line:?}"));
-        Server {
-            child,
-            _stdout: stdout,
-            addr,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The workspace's `hftp-server`, quiet, with extra flags (an engine, a
+/// pool size), on an ephemeral port; killed on drop.
+fn quiet_server(dir: &Path, flags: &[&str]) -> RealServer {
+    RealServer::start_with(dir, &[&["-q"], flags].concat())
 }
 
 fn config(addr: SocketAddr, dir: &Path, kit: Kit, seconds: u64) -> Config {
@@ -102,7 +55,7 @@ fn assert_all_pass(report: &Report) {
 #[test]
 fn our_server_passes_every_case_with_the_events_engine() {
     let dir = tempfile::tempdir().expect("a served directory");
-    let server = Server::start(dir.path(), &["--engine", "events"]);
+    let server = quiet_server(dir.path(), &["--engine", "events"]);
     assert_all_pass(&run(&config(server.addr, dir.path(), Kit::K2026, 30)).expect("a run"));
     // The check removed what it created.
     let left: Vec<_> = std::fs::read_dir(dir.path())
@@ -117,7 +70,7 @@ fn our_server_passes_every_case_with_the_events_engine() {
 #[test]
 fn our_server_passes_every_case_with_the_threads_engine() {
     let dir = tempfile::tempdir().expect("a served directory");
-    let server = Server::start(dir.path(), &["--engine", "threads"]);
+    let server = quiet_server(dir.path(), &["--engine", "threads"]);
     assert_all_pass(&run(&config(server.addr, dir.path(), Kit::K2026, 30)).expect("a run"));
 }
 
@@ -127,7 +80,7 @@ fn our_server_passes_every_case_with_the_threads_engine() {
 #[test]
 fn the_threads_engine_with_a_small_pool_fails_the_load_cases() {
     let dir = tempfile::tempdir().expect("a served directory");
-    let server = Server::start(dir.path(), &["--engine", "threads", "--workers", "8"]);
+    let server = quiet_server(dir.path(), &["--engine", "threads", "--workers", "8"]);
     let cases: Vec<_> = catalogue()
         .into_iter()
         .filter(|case| ["7/3", "7/4", "7/6", "2/1"].contains(&case.id.as_str()))
@@ -139,7 +92,7 @@ fn the_threads_engine_with_a_small_pool_fails_the_load_cases() {
 #[test]
 fn without_a_datadir_only_file_less_cases_run_and_the_rest_say_why() {
     let dir = tempfile::tempdir().expect("a served directory");
-    let server = Server::start(dir.path(), &[]);
+    let server = quiet_server(dir.path(), &[]);
     let report = run(&Config {
         datadir: None,
         ..config(server.addr, dir.path(), Kit::K2026, 30)
@@ -166,7 +119,7 @@ fn without_a_datadir_only_file_less_cases_run_and_the_rest_say_why() {
 fn the_command_prints_the_report_writes_json_and_junit_and_exits_0() {
     let dir = tempfile::tempdir().expect("a served directory");
     let out = tempfile::tempdir().expect("a directory for the reports");
-    let server = Server::start(dir.path(), &[]);
+    let server = quiet_server(dir.path(), &[]);
     let output = hftp_anywhere(out.path())
         .arg("check")
         .arg(server.addr.to_string())
@@ -203,7 +156,7 @@ fn the_command_prints_the_report_writes_json_and_junit_and_exits_0() {
 #[test]
 fn the_command_exits_1_and_shows_the_bytes_when_a_case_fails() {
     let dir = tempfile::tempdir().expect("a served directory");
-    let server = Server::start(dir.path(), &[]);
+    let server = quiet_server(dir.path(), &[]);
     let proxy = Proxy::start(
         server.addr,
         Quirks {
@@ -540,7 +493,7 @@ fn broken_servers() -> Vec<Broken> {
 
 fn run_broken(server: &Broken) -> Report {
     let dir = tempfile::tempdir().expect("a served directory");
-    let real = Server::start(dir.path(), server.flags);
+    let real = quiet_server(dir.path(), server.flags);
     let proxy = Proxy::start(real.addr, server.quirks.clone());
     let cases: Vec<_> = catalogue()
         .into_iter()
@@ -661,7 +614,7 @@ fn every_case_is_failed_by_some_broken_server() {
 #[test]
 fn a_2025_server_passes_the_2025_kit() {
     let dir = tempfile::tempdir().expect("a served directory");
-    let real = Server::start(dir.path(), &[]);
+    let real = quiet_server(dir.path(), &[]);
     let proxy = Proxy::start(
         real.addr,
         Quirks {

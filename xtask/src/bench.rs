@@ -731,7 +731,6 @@ fn slices_of(body: Body, options: &Options, servers: &[Server], report: &mut Rep
         }
         blast.add(slice::blast(&blast_data).context("the loopback blast")?);
     }
-    let blast_mbps = mb_per_second(size, blast.0);
     for (server, [decoded, counted]) in servers.iter().zip(best) {
         let rows = [
             (
@@ -758,24 +757,8 @@ fn slices_of(body: Body, options: &Options, servers: &[Server], report: &mut Rep
                 options.slice_runs
             );
             let row = Row::new(workload, server, client);
-            let time = match time {
-                Ok(time) => time.0,
-                Err(error) => {
-                    report.push(row.failed(&error));
-                    continue;
-                }
-            };
-            let mbps = mb_per_second(size, time);
-            let ratio = Some(mbps / blast_mbps);
-            let mut row = row.figure(
-                format!("{mbps:.0} MB/s"),
-                format!("whole: {:.2} s", time.as_secs_f64()),
-            );
-            row.reference = format!("{kind}loopback blast {blast_mbps:.0} MB/s");
-            row.reference_latency = format!("whole: {:.2} s", blast.0.as_secs_f64());
-            row.ratio = ratio;
-            row.target = target.map(|at_least| Target::Ratio { at_least, ratio });
-            report.push(row);
+            let reference = format!("{kind}loopback blast");
+            report.push(transfer_row(row, time, size, &reference, &blast, target));
         }
     }
     Ok(())
@@ -846,7 +829,6 @@ fn downloads(
             }
         }
     }
-    let reference_mbps = mb_per_second(size, reference.0);
     for (server, [one, four]) in servers.iter().zip(best) {
         for (jobs, time, target) in [
             (1, one, TARGET_DOWNLOAD),
@@ -862,30 +844,46 @@ fn downloads(
                     options.slice_runs
                 ),
             );
-            let time = match time {
-                Ok(time) => time.0,
-                Err(error) => {
-                    report.push(row.failed(&error));
-                    continue;
-                }
-            };
-            let mbps = mb_per_second(size, time);
-            let ratio = Some(mbps / reference_mbps);
-            let mut row = row.figure(
-                format!("{mbps:.0} MB/s"),
-                format!("whole: {:.2} s", time.as_secs_f64()),
-            );
-            row.reference = format!("curl from nginx {reference_mbps:.0} MB/s");
-            row.reference_latency = format!("whole: {:.2} s", reference.0.as_secs_f64());
-            row.ratio = ratio;
-            row.target = Some(Target::Ratio {
-                at_least: target,
-                ratio,
-            });
-            report.push(row);
+            report.push(transfer_row(
+                row,
+                time,
+                size,
+                "curl from nginx",
+                &reference,
+                Some(target),
+            ));
         }
     }
     Ok(())
+}
+
+/// A row of a transfer of `size` bytes that took `time` (its best run),
+/// against `reference` that took `reference_time`: MB/s each, the ratio,
+/// and the target on it.
+fn transfer_row(
+    row: Row,
+    time: Result<Best>,
+    size: u64,
+    reference: &str,
+    reference_time: &Best,
+    target: Option<f64>,
+) -> Row {
+    let time = match time {
+        Ok(time) => time.0,
+        Err(error) => return row.failed(&error),
+    };
+    let mbps = mb_per_second(size, time);
+    let reference_mbps = mb_per_second(size, reference_time.0);
+    let ratio = Some(mbps / reference_mbps);
+    let mut row = row.figure(
+        format!("{mbps:.0} MB/s"),
+        format!("whole: {:.2} s", time.as_secs_f64()),
+    );
+    row.reference = format!("{reference} {reference_mbps:.0} MB/s");
+    row.reference_latency = format!("whole: {:.2} s", reference_time.0.as_secs_f64());
+    row.ratio = ratio;
+    row.target = target.map(|at_least| Target::Ratio { at_least, ratio });
+    row
 }
 
 /// The shortest of several runs.

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::Server;
+use super::quiet_server;
 
 fn have(program: &str) -> bool {
     Command::new(program)
@@ -32,7 +32,7 @@ fn the_dissector_decodes_a_captured_session() {
     .expect("a file");
     let big: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(dir.path().join("big.bin"), &big).expect("a file");
-    let server = Server::start(dir.path(), &[]);
+    let server = quiet_server(dir.path(), &[]);
     let port = server.addr.port();
     let captures = tempfile::tempdir().expect("a directory for the capture");
     let capture = captures.path().join("session.pcap");

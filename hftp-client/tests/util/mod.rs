@@ -69,10 +69,20 @@ impl RealServer {
     /// On `port` (0: an ephemeral one), e.g. that of a server just
     /// killed, as a restarted server would be.
     pub fn start_at(dir: &Path, port: u16) -> RealServer {
+        RealServer::spawn(dir, port, &[])
+    }
+
+    /// With extra flags (an engine, a pool size, `-q`).
+    pub fn start_with(dir: &Path, flags: &[&str]) -> RealServer {
+        RealServer::spawn(dir, 0, flags)
+    }
+
+    fn spawn(dir: &Path, port: u16, flags: &[&str]) -> RealServer {
         let binary = server_binary();
         let mut child = Command::new(&binary)
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-d"])
             .arg(dir)
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
