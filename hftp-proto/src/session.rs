@@ -488,17 +488,13 @@ impl ServerSession {
         };
         match read {
             Ok(data) if !data.is_empty() => {
-                if self.out_start > 0 {
-                    self.out.drain(..self.out_start);
-                    self.out_start = 0;
-                }
                 let most = data
                     .len()
                     .min(usize::try_from(encoder.remaining()).unwrap_or(usize::MAX));
                 // With the bytes carried from the last read, `most` bytes
                 // make at most `most.div_ceil(3)` whole groups; the end of
                 // the slice adds the last group and the CRLF.
-                reserve_output(&mut self.out, most.div_ceil(3) * 4 + 6);
+                make_room(&mut self.out, &mut self.out_start, most.div_ceil(3) * 4 + 6);
                 let taken = encoder.encode(data, &mut self.out);
                 *position += taken as u64;
                 self.end_slice_if_complete();
@@ -734,11 +730,7 @@ impl ServerSession {
         if copied == 0 {
             return;
         }
-        if self.out_start > 0 {
-            self.out.drain(..self.out_start);
-            self.out_start = 0;
-        }
-        reserve_output(&mut self.out, copied);
+        make_room(&mut self.out, &mut self.out_start, copied);
         self.out.extend_from_slice(&body[..copied]);
         *sent += copied;
         if *sent == listing.body().len() {
@@ -750,11 +742,7 @@ impl ServerSession {
     /// appended, so the buffer never grows past what is unsent, and makes
     /// room for the reply's status line (or a whole short reply).
     fn compact(&mut self) {
-        if self.out_start > 0 {
-            self.out.drain(..self.out_start);
-            self.out_start = 0;
-        }
-        reserve_output(&mut self.out, SHORT_REPLY_ROOM);
+        make_room(&mut self.out, &mut self.out_start, SHORT_REPLY_ROOM);
     }
 
     fn close_if_done(&mut self) {
@@ -777,6 +765,17 @@ impl ServerSession {
 /// does but not past [`OUTPUT_CAPACITY`] unless more is needed: left to
 /// grow by doubling, a buffer just past half the limit would hold nearly
 /// twice the limit.
+/// Drops the sent bytes at the front of `out` (those before `start`) and
+/// makes room for `additional` more (see [`reserve_output`]). A free
+/// function, so that it can run while the reply in progress is borrowed.
+fn make_room(out: &mut Vec<u8>, start: &mut usize, additional: usize) {
+    if *start > 0 {
+        out.drain(..*start);
+        *start = 0;
+    }
+    reserve_output(out, additional);
+}
+
 fn reserve_output(out: &mut Vec<u8>, additional: usize) {
     let needed = out.len() + additional;
     if needed > out.capacity() {
