@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
+use self::body::StreamedBody;
 use crate::{
     Entry, Event, FileName, LineHead, Listing, Request, RequestDecoder, SliceEncoder, Status,
     check_slice, encode_help, encode_metadata, encode_raw_slice_head, encode_status, is_visible,
@@ -29,6 +30,12 @@ const OUTPUT_CAPACITY: usize = OUTPUT_LIMIT + SHORT_REPLY_ROOM;
 /// larger buffer (grown by a slice or a listing) is given back, so an idle
 /// connection holds little.
 const KEPT_OUTPUT_CAPACITY: usize = 4 * 1024;
+
+/// The longest base64 body that goes through the session's output (read
+/// with [`Action::Read`], batched with the replies around it); a longer
+/// one, like every raw body, is sent by the driver from the file
+/// ([`Action::SendFile`]), in chunks as large as the driver's buffers.
+const SMALL_BODY: u64 = OUTPUT_LIMIT as u64 / 2;
 
 /// Log records a session holds before it stops taking requests until the
 /// driver polls them.
@@ -61,27 +68,32 @@ pub enum Action {
     /// [`handle_open`](ServerSession::handle_open), and keep the file open
     /// if that says so.
     Open(FileName),
-    /// Read at most `len` bytes of the open file from `offset`; answer with
-    /// [`handle_read`](ServerSession::handle_read).
+    /// Read at most `len` bytes of the open file from `offset` (a short
+    /// slice's body, which the session encodes into its output); answer
+    /// with [`handle_read`](ServerSession::handle_read).
     Read {
         /// Where to read, in the file.
         offset: u64,
         /// The most bytes the session takes now (never 0).
         len: usize,
     },
-    /// Send up to `len` bytes of the open file from `offset` straight to
-    /// the peer (a raw slice's body: `sendfile(2)` fits), as many as the
-    /// socket takes, and report how many with
-    /// [`handle_sent`](ServerSession::handle_sent). Asked only while no
-    /// other output is pending, so the bytes go out in order. When the
-    /// socket takes nothing now (it would block), do not call
-    /// `handle_sent`: wait until it is writable; the action stays the same
-    /// until then, so a driver that loops on `poll_action` must leave the
-    /// loop for it, as for output.
+    /// Send the next part of a slice's body from the open file, through
+    /// the driver's own buffers: read the file from `offset` (as much as a
+    /// buffer holds, at most `len` bytes), turn what was read into wire
+    /// bytes with [`body_chunk`](ServerSession::body_chunk), write those
+    /// and report how many the socket took with
+    /// [`handle_sent`](ServerSession::handle_sent). So a large body goes
+    /// out in large writes while the connection holds no buffer of its own:
+    /// what the socket did not take is read again next time. Asked for every
+    /// raw body and every long base64 one, only while no other output is
+    /// pending, so the bytes go out in order. When the socket takes nothing
+    /// now (it would block), do not call `handle_sent`: wait until it is
+    /// writable; the action stays the same until then, so a driver that
+    /// loops on `poll_action` must leave the loop for it, as for output.
     SendFile {
-        /// Where to start, in the file.
+        /// Where to read, in the file.
         offset: u64,
-        /// How many bytes of the slice are left (never 0).
+        /// How many bytes of the slice are left from there (never 0).
         len: u64,
     },
 }
@@ -169,13 +181,14 @@ enum Reply {
     Waiting(Waiting),
     /// A listing body being copied into the output as room allows.
     Listing { listing: Listing, sent: usize },
-    /// A slice body: the driver feeds the file's bytes.
+    /// A short base64 slice body: the driver feeds the file's bytes, the
+    /// session encodes them into its output.
     Slice {
         encoder: SliceEncoder,
         position: u64,
     },
-    /// A raw slice body: the driver sends the file's bytes itself.
-    RawSlice { position: u64, remaining: u64 },
+    /// A slice body the driver sends from the file itself.
+    Streamed(StreamedBody),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -344,14 +357,10 @@ impl ServerSession {
                     len,
                 })
             }
-            Reply::RawSlice {
-                position,
-                remaining,
-            } if self.pending_output().is_empty() => Some(Action::SendFile {
-                offset: *position,
-                len: *remaining,
-            }),
-            Reply::Idle | Reply::Listing { .. } | Reply::RawSlice { .. } => None,
+            Reply::Streamed(body) if self.pending_output().is_empty() => body
+                .next_read()
+                .map(|(offset, len)| Action::SendFile { offset, len }),
+            Reply::Idle | Reply::Listing { .. } | Reply::Streamed(_) => None,
         }
     }
 
@@ -451,14 +460,15 @@ impl ServerSession {
         let checked =
             servability(&lookup).and_then(|file_size| check_slice(offset, size, file_size));
         match checked {
-            Ok(()) if raw => {
-                encode_raw_slice_head(size, &mut self.out);
-                self.reply = Reply::RawSlice {
-                    position: offset,
-                    remaining: size,
-                };
-                self.end_raw_slice_if_complete();
-                matches!(self.reply, Reply::RawSlice { .. })
+            Ok(()) if raw || SliceEncoder::encoded_len(size) > SMALL_BODY => {
+                if raw {
+                    encode_raw_slice_head(size, &mut self.out);
+                } else {
+                    encode_status(Status::Ok, &mut self.out);
+                }
+                self.reply = Reply::Streamed(StreamedBody::new(offset, size, raw));
+                self.end_streamed_if_complete();
+                matches!(self.reply, Reply::Streamed(_))
             }
             Ok(()) => {
                 let encoder = SliceEncoder::new(size, &mut self.out);
@@ -509,33 +519,52 @@ impl ServerSession {
         matches!(self.reply, Reply::Slice { .. })
     }
 
-    /// The result of [`Action::SendFile`]: the driver sent `sent` bytes of
-    /// the file at `now`; 0 means the file ended before the slice did
-    /// (it shrank), which closes the session after the bytes it has
+    /// For [`Action::SendFile`]: the wire bytes that `read` — what the
+    /// driver read of the file from the action's offset — makes next, in
+    /// `out` or `read` itself. A raw body is `read` as it is; a base64 one
+    /// is encoded into `out`, as many whole groups as fit (room for
+    /// `SliceEncoder::encoded_len(read.len())` bytes takes all of `read`;
+    /// it needs room for six at least). Empty when `read` is too short to
+    /// make a byte: the file ended before the slice did (a read gives fewer
+    /// than three bytes only at the end of the file).
+    #[must_use]
+    pub fn body_chunk<'a>(&self, read: &'a [u8], out: &'a mut [u8]) -> &'a [u8] {
+        match &self.reply {
+            Reply::Streamed(body) => body.chunk(read, out),
+            _ => &[],
+        }
+    }
+
+    /// The result of [`Action::SendFile`]: the socket took the first `sent`
+    /// bytes of the last [`body_chunk`](Self::body_chunk), at `now`. 0
+    /// means the file ended before the slice did (it shrank: the chunk was
+    /// empty), which closes the session after the bytes it has
     /// ([`CloseReason::ShortSlice`]). Returns whether more is to be sent;
     /// once not, the driver may close the file.
     #[must_use = "the file may be closed once this is false"]
     pub fn handle_sent(&mut self, sent: u64, now: Instant) -> bool {
-        let Reply::RawSlice {
-            position,
-            remaining,
-        } = &mut self.reply
-        else {
+        let Reply::Streamed(body) = &mut self.reply else {
             return false;
         };
         if sent == 0 {
-            let missing = *remaining;
+            let missing = body.missing();
             self.abort_reply(self.produced());
             self.close = Some(CloseReason::ShortSlice { missing });
             return false;
         }
-        let sent = sent.min(*remaining);
-        *position += sent;
-        *remaining -= sent;
+        let sent = sent.min(body.unsent());
+        body.advance(sent);
         self.sent += sent;
         self.last_progress = now;
-        self.end_raw_slice_if_complete();
-        matches!(self.reply, Reply::RawSlice { .. })
+        let tail = body.tail();
+        if !tail.is_empty() {
+            // The CRLF needs no file: it goes out with the next output.
+            body.advance(tail.len() as u64);
+            make_room(&mut self.out, &mut self.out_start, tail.len());
+            self.out.extend_from_slice(tail);
+        }
+        self.end_streamed_if_complete();
+        matches!(self.reply, Reply::Streamed(_))
     }
 
     /// Time has passed: at or after [`poll_timeout`](Self::poll_timeout),
@@ -674,7 +703,7 @@ impl ServerSession {
     fn abort_reply(&mut self, end: u64) {
         if matches!(
             self.reply,
-            Reply::Listing { .. } | Reply::Slice { .. } | Reply::RawSlice { .. }
+            Reply::Listing { .. } | Reply::Slice { .. } | Reply::Streamed(_)
         ) {
             self.record(Status::Ok, end, true);
         }
@@ -712,9 +741,11 @@ impl ServerSession {
         }
     }
 
-    fn end_raw_slice_if_complete(&mut self) {
-        if let Reply::RawSlice { remaining: 0, .. } = self.reply {
-            self.finish_reply(Status::Ok);
+    fn end_streamed_if_complete(&mut self) {
+        if let Reply::Streamed(body) = &self.reply {
+            if body.unsent() == 0 {
+                self.finish_reply(Status::Ok);
+            }
         }
     }
 
@@ -784,5 +815,6 @@ fn reserve_output(out: &mut Vec<u8>, additional: usize) {
     }
 }
 
+mod body;
 #[cfg(test)]
 mod tests;

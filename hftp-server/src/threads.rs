@@ -13,7 +13,9 @@ use std::os::unix::io::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::conn::{Conn, End, FILE_CHUNK_LEN};
+use hftp_proto::Action;
+
+use crate::conn::{Conn, End, FILE_CHUNK_LEN, wire_len};
 use crate::proxy::{HEADER_TIME, Header, HeaderReader};
 use crate::server::{DRAIN_BYTES, DRAIN_TIME, Shared};
 
@@ -128,6 +130,7 @@ fn run(
     input: &mut [u8],
     file_buf: &mut [u8],
 ) -> End {
+    let mut wire = Vec::new();
     loop {
         {
             // Counted busy before the shutdown flag is read: the shutdown
@@ -140,7 +143,7 @@ fn run(
             conn.advance(&shared.dir, file_buf, Instant::now());
             loop {
                 let sent = if conn.session.pending_output().is_empty() {
-                    match send_file_some(stream, conn, file_buf) {
+                    match send_file_some(stream, conn, file_buf, &mut wire) {
                         Some(sent) => sent,
                         None => break,
                     }
@@ -204,17 +207,26 @@ fn write_some(stream: &mut TcpStream, conn: &mut Conn) -> io::Result<()> {
     }
 }
 
-/// Sends some of a raw slice's file through `buf`, if the session asks,
-/// within its deadline, as [`write_some`] writes.
+/// Sends some of a slice body from its file through `file_buf` and
+/// `wire`, if the session asks, within its deadline, as [`write_some`]
+/// writes. `wire` is allocated at the first body, so a connection that asks
+/// for none does not pay for it.
 fn send_file_some(
     stream: &mut TcpStream,
     conn: &mut Conn,
-    buf: &mut [u8],
+    file_buf: &mut [u8],
+    wire: &mut Vec<u8>,
 ) -> Option<io::Result<()>> {
+    if !matches!(conn.session.poll_action(), Some(Action::SendFile { .. })) {
+        return None;
+    }
     if let Err(error) = stream.set_write_timeout(wait_until(conn.session.poll_timeout())) {
         return Some(Err(error));
     }
-    match conn.send_file_through(stream, buf, Instant::now())? {
+    if wire.is_empty() {
+        wire.resize(wire_len(file_buf.len()), 0);
+    }
+    match conn.send_file_through(stream, file_buf, wire, Instant::now())? {
         Ok(_) => Some(Ok(())),
         Err(error) if error.kind() == ErrorKind::Interrupted => Some(Ok(())),
         Err(error) if is_timeout(&error) => {

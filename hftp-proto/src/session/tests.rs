@@ -110,8 +110,8 @@ fn a_whole_reply_is_recorded_with_its_bytes_and_when_it_was_received() {
     );
 }
 
-/// A session sending a base64 slice of `size` bytes whose first
-/// `chunk` bytes it was fed, nothing of it sent yet.
+/// A session sending a short base64 slice of `size` bytes (through its
+/// output) whose first `chunk` bytes it was fed, nothing of it sent yet.
 fn slicing(now: Instant, size: u64, chunk: usize) -> ServerSession {
     let mut session = session(now);
     let request = format!("get_slice big 0 {size}\r\n");
@@ -125,7 +125,7 @@ fn slicing(now: Instant, size: u64, chunk: usize) -> ServerSession {
 #[test]
 fn a_slice_cut_by_a_lost_connection_is_recorded_aborted_after_the_bytes_sent() {
     let now = Instant::now();
-    let mut session = slicing(now, 1 << 30, 3000);
+    let mut session = slicing(now, 10_000, 3000);
     session.consumed(1000, now);
     session.handle_disconnect();
     let record = session.poll_answered().expect("an aborted record");
@@ -138,7 +138,7 @@ fn a_slice_cut_by_a_lost_connection_is_recorded_aborted_after_the_bytes_sent() {
 #[test]
 fn a_slice_cut_by_its_file_is_recorded_aborted_after_the_bytes_it_sends() {
     let now = Instant::now();
-    let mut session = slicing(now, 1 << 30, 3000);
+    let mut session = slicing(now, 10_000, 3000);
     let produced = session.pending_output().len() as u64;
     assert!(!session.handle_read(Ok(&[])));
     let record = session.poll_answered().expect("an aborted record");
@@ -153,8 +153,121 @@ fn a_slice_cut_by_its_file_is_recorded_aborted_after_the_bytes_it_sends() {
 #[test]
 fn a_slice_its_reader_stalled_on_is_recorded_aborted_at_the_timeout() {
     let now = Instant::now();
-    let mut session = slicing(now, 1 << 30, 3000);
+    let mut session = slicing(now, 10_000, 3000);
     session.consumed(10, now);
+    session.handle_timeout(now + Duration::from_secs(61));
+    let record = session.poll_answered().expect("an aborted record");
+    assert_eq!(record.bytes, 10);
+    assert!(record.aborted);
+    assert_eq!(session.close_reason(), Some(CloseReason::WriteStalled));
+}
+
+/// A session sending a long slice of `size` bytes from the file (raw or
+/// base64), its head sent.
+fn streaming(now: Instant, size: u64, raw: bool) -> ServerSession {
+    let mut session = session(now);
+    let request = format!(
+        "get_slice big 0 {size}{}\r\n",
+        if raw { " raw" } else { "" }
+    );
+    assert_eq!(session.handle_input(request.as_bytes(), now), request.len());
+    assert!(session.handle_open(Ok(file(size))));
+    assert_eq!(session.poll_action(), None, "the head goes first");
+    session.consumed(session.pending_output().len(), now);
+    session
+}
+
+#[test]
+fn a_long_slice_is_sent_by_the_driver_in_chunks_it_reads_again_in_part() {
+    let now = Instant::now();
+    let mut session = streaming(now, 1 << 30, false);
+    assert_eq!(
+        session.poll_action(),
+        Some(Action::SendFile {
+            offset: 0,
+            len: 1 << 30
+        })
+    );
+    let mut out = vec![0; 4002];
+    let read = vec![b'x'; 6000];
+    assert_eq!(session.body_chunk(&read, &mut out).len(), 4000);
+    // Five characters of 4000 went: the second group is read again.
+    assert!(session.handle_sent(5, now));
+    assert_eq!(
+        session.poll_action(),
+        Some(Action::SendFile {
+            offset: 3,
+            len: (1 << 30) - 3
+        })
+    );
+    assert_eq!(
+        session.body_chunk(&read[..3], &mut out),
+        b"eHh4"[1..].as_ref()
+    );
+    assert!(
+        session.pending_output().is_empty(),
+        "the session holds nothing"
+    );
+}
+
+#[test]
+fn the_end_of_a_long_base64_slice_finishes_its_crlf_from_the_output() {
+    let now = Instant::now();
+    let size = 30_000;
+    let mut session = streaming(now, size, false);
+    let mut out = vec![0; 64 * 1024];
+    let read = vec![b'x'; 30_000];
+    let chunk_len = session.body_chunk(&read, &mut out).len();
+    assert_eq!(chunk_len as u64, SliceEncoder::encoded_len(size));
+    assert!(!session.handle_sent(chunk_len as u64 - 1, now));
+    assert_eq!(session.pending_output(), b"\n");
+    let record = session.poll_answered().expect("the slice is answered");
+    assert_eq!(record.bytes, 6 + chunk_len as u64);
+    assert!(!record.aborted);
+}
+
+#[test]
+fn a_streamed_slice_cut_by_a_lost_connection_is_recorded_aborted_after_the_bytes_sent() {
+    let now = Instant::now();
+    for raw in [false, true] {
+        let mut session = streaming(now, 1 << 30, raw);
+        let head = session.sent;
+        let mut out = vec![0; 4002];
+        assert!(!session.body_chunk(&[b'x'; 3000], &mut out).is_empty());
+        assert!(session.handle_sent(1000, now));
+        session.handle_disconnect();
+        let record = session.poll_answered().expect("an aborted record");
+        assert_eq!((record.status, record.bytes), (Status::Ok, head + 1000));
+        assert!(record.aborted);
+        assert_eq!(session.poll_action(), None);
+    }
+}
+
+#[test]
+fn a_streamed_slice_cut_by_its_file_closes_after_the_bytes_it_sent() {
+    let now = Instant::now();
+    for raw in [false, true] {
+        let mut session = streaming(now, 1 << 30, raw);
+        let mut out = vec![0; 4002];
+        assert!(session.body_chunk(&[b'x'; 2], &mut out).is_empty() != raw);
+        assert!(!session.handle_sent(0, now));
+        let record = session.poll_answered().expect("an aborted record");
+        assert_eq!(record.bytes, session.sent);
+        assert!(record.aborted);
+        assert_eq!(
+            session.close_reason(),
+            Some(CloseReason::ShortSlice { missing: 1 << 30 })
+        );
+    }
+}
+
+#[test]
+fn a_streamed_slice_its_reader_stalled_on_is_recorded_aborted_at_the_timeout() {
+    let now = Instant::now();
+    let mut session = streaming(now, 1 << 30, false);
+    let mut out = vec![0; 4002];
+    assert!(!session.body_chunk(&[b'x'; 3000], &mut out).is_empty());
+    assert!(session.handle_sent(4, now));
     session.handle_timeout(now + Duration::from_secs(61));
     let record = session.poll_answered().expect("an aborted record");
     assert_eq!(record.bytes, 10);

@@ -182,28 +182,44 @@ fn content() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(any::<u8>(), 0..200)
 }
 
+/// A file whose base64 is longer than a session sends through its output,
+/// so the driver streams it.
+fn long_content() -> impl Strategy<Value = Vec<u8>> {
+    (15_300usize..20_000, any::<u8>())
+        .prop_map(|(len, seed)| (0..len).map(|i| (i as u8).wrapping_mul(seed | 1)).collect())
+}
+
 fn dir() -> impl Strategy<Value = Dir> {
-    (content(), content(), content(), any::<bool>()).prop_map(|(a, b, hidden, show_hidden)| {
-        let entries = [
-            ("a.txt", (Kind::File, a)),
-            ("b", (Kind::File, b)),
-            ("empty", (Kind::File, Vec::new())),
-            (".hidden", (Kind::File, hidden)),
-            ("locked", (Kind::Locked, b"abc".to_vec())),
-            ("refused", (Kind::Refused, b"abc".to_vec())),
-            ("dir", (Kind::Directory, Vec::new())),
-            ("broken", (Kind::Broken, Vec::new())),
-        ];
-        Dir {
-            entries: entries.into_iter().collect(),
-            show_hidden,
-        }
-    })
+    (
+        content(),
+        content(),
+        content(),
+        long_content(),
+        any::<bool>(),
+    )
+        .prop_map(|(a, b, hidden, long, show_hidden)| {
+            let entries = [
+                ("a.txt", (Kind::File, a)),
+                ("long", (Kind::File, long)),
+                ("b", (Kind::File, b)),
+                ("empty", (Kind::File, Vec::new())),
+                (".hidden", (Kind::File, hidden)),
+                ("locked", (Kind::Locked, b"abc".to_vec())),
+                ("refused", (Kind::Refused, b"abc".to_vec())),
+                ("dir", (Kind::Directory, Vec::new())),
+                ("broken", (Kind::Broken, Vec::new())),
+            ];
+            Dir {
+                entries: entries.into_iter().collect(),
+                show_hidden,
+            }
+        })
 }
 
 fn number(max: u64) -> impl Strategy<Value = String> {
     prop_oneof![
-        8 => (0..=max).prop_map(|n| n.to_string()),
+        6 => (0..=210u64).prop_map(|n| n.to_string()),
+        2 => (0..=max).prop_map(|n| n.to_string()),
         1 => "[0-9]{1,25}",
         1 => Just("000".to_string()),
         1 => Just("-1".to_string()),
@@ -217,7 +233,10 @@ fn line(names: Vec<&'static str>, max: u64) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         3 => Just(b"get_file_listing\r\n".to_vec()),
         6 => name.clone().prop_map(|n| format!("get_metadata {n}\r\n").into_bytes()),
-        8 => (name, number(max), number(max), prop::sample::select(vec!["", " raw"]))
+        8 => (name.clone(), number(max), number(max), prop::sample::select(vec!["", " raw"]))
+            .prop_map(|(n, o, s, raw)| format!("get_slice {n} {o} {s}{raw}\r\n").into_bytes()),
+        // Long enough for the driver to stream it, from `long`.
+        3 => (name.clone(), 0..=210u64, 12_300..=15_000u64, prop::sample::select(vec!["", " raw"]))
             .prop_map(|(n, o, s, raw)| format!("get_slice {n} {o} {s}{raw}\r\n").into_bytes()),
         1 => Just(b"help\r\n".to_vec()),
         1 => Just(b"quit\r\n".to_vec()),
@@ -251,7 +270,7 @@ fn io_sizes() -> impl Strategy<Value = Vec<usize>> {
 fn any_dir_and_requests() -> impl Strategy<Value = (Dir, Vec<u8>)> {
     dir().prop_flat_map(|dir| {
         let names = dir.names();
-        (Just(dir), requests(names, 210))
+        (Just(dir), requests(names, 20_000))
     })
 }
 
@@ -264,6 +283,7 @@ proptest! {
         read_sizes in io_sizes(),
         write_sizes in io_sizes(),
         file_read_cap in 1usize..300,
+        wire_room in 6usize..2000,
         eof in any::<bool>(),
     ) {
         let config = SessionConfig { show_hidden: dir.show_hidden, ..Driver::config() };
@@ -271,6 +291,7 @@ proptest! {
         driver.read_sizes = read_sizes;
         driver.write_sizes = write_sizes;
         driver.file_read_cap = file_read_cap;
+        driver.wire = vec![0; wire_room];
         driver.send(&input);
         if eof {
             driver.shutdown_write();
@@ -318,6 +339,7 @@ proptest! {
         // The peer reads up to 1 MiB, then stalls: where memory is tightest.
         window in 0usize..(1 << 20),
         file_read_cap in prop_oneof![Just(usize::MAX), 1usize..100_000],
+        wire_room in prop_oneof![Just(262_146usize), 6usize..100_000],
         show_hidden in any::<bool>(),
     ) {
         let config = SessionConfig { show_hidden, ..Driver::config() };
@@ -327,6 +349,7 @@ proptest! {
         driver.write_sizes = write_sizes;
         driver.window = window;
         driver.file_read_cap = file_read_cap;
+        driver.wire = vec![0; wire_room];
         for _ in 0..repeat {
             driver.queue(&input);
         }
