@@ -9,7 +9,7 @@
 //!   ([`Action`]: list, look up, open, read), and gives back the bytes to
 //!   send, back-pressure, timeouts and the close, keeping every rule of
 //!   HFTP.md about a connection. Its parts are public too, for a server of
-//!   another shape: [`RequestDecoder`] turns bytes into one [`Event`] per
+//!   another shape: [`RequestDecoder`] turns bytes into one [`RequestEvent`] per
 //!   request line; [`servability`], [`is_visible`] and [`check_slice`]
 //!   decide 202, 199 and 203; [`encode_status`], [`encode_metadata`],
 //!   [`Listing`] and [`SliceEncoder`] write the replies.
@@ -25,7 +25,7 @@
 //! back-pressure and timeouts (see its own example for the whole thing):
 //!
 //! ```
-//! use hftp_proto::{check_slice, encode_metadata, encode_status, Event, Request, RequestDecoder, SliceEncoder, Status};
+//! use hftp_proto::{check_slice, encode_metadata, encode_status, RequestEvent, Request, RequestDecoder, SliceEncoder, Status};
 //!
 //! let file = b"!Que calor que hace hoy, pinta una birra!";
 //! // What the peer sent, in the splits the network chose.
@@ -36,8 +36,8 @@
 //! for read in reads {
 //!     for event in decoder.events(read) {
 //!         match event {
-//!             Event::Request(Request::GetMetadata { .. }) => encode_metadata(file.len() as u64, &mut replies),
-//!             Event::Request(Request::GetSlice { offset, size, .. }) => {
+//!             RequestEvent::Request(Request::GetMetadata { .. }) => encode_metadata(file.len() as u64, &mut replies),
+//!             RequestEvent::Request(Request::GetSlice { offset, size, .. }) => {
 //!                 match check_slice(offset, size, file.len() as u64) {
 //!                     Ok(()) => {
 //!                         let mut encoder = SliceEncoder::new(size, &mut replies);
@@ -47,10 +47,10 @@
 //!                     Err(status) => encode_status(status, &mut replies),
 //!                 }
 //!             }
-//!             Event::Request(Request::Quit) => encode_status(Status::Ok, &mut replies),
-//!             Event::Request(Request::Help) => hftp_proto::encode_help(&mut replies),
-//!             Event::Request(Request::GetFileListing) => unreachable!(),
-//!             Event::Refused(status) => encode_status(status, &mut replies),
+//!             RequestEvent::Request(Request::Quit) => encode_status(Status::Ok, &mut replies),
+//!             RequestEvent::Request(Request::Help) => hftp_proto::encode_help(&mut replies),
+//!             RequestEvent::Request(Request::GetFileListing) => unreachable!(),
+//!             RequestEvent::Refused(status) => encode_status(status, &mut replies),
 //!         }
 //!     }
 //!     // A real server writes `replies` to the socket here, once per read.
@@ -80,7 +80,7 @@ pub use reply::{
 };
 pub use reply_decoder::{MAX_REPLY_LINE_LEN, ReplyDecoder, ReplyError, ReplyEvent};
 pub use request::{Request, check_slice};
-pub use request_decoder::{Event, Events, MAX_LINE_LEN, RequestDecoder};
+pub use request_decoder::{MAX_LINE_LEN, RequestDecoder, RequestEvent, RequestEvents};
 pub use servable::{Entry, Listing, ListingBuilder, is_visible, servability};
 pub use session::{Action, Answered, CloseReason, OUTPUT_LIMIT, ServerSession, SessionConfig};
 pub use status::Status;

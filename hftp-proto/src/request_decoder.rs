@@ -15,7 +15,7 @@ pub const MAX_LINE_LEN: u64 = 8 * 1024 * 1024;
     clippy::large_enum_variant,
     reason = "the file name is inline so that decoding never allocates; boxing it would"
 )]
-pub enum Event {
+pub enum RequestEvent {
     /// A well-formed request, for the server to carry out.
     Request(Request),
     /// A request refused without touching any file: the status to send.
@@ -24,7 +24,7 @@ pub enum Event {
 }
 
 /// An incremental request decoder for one connection: feed it bytes in
-/// any split, get one [`Event`] per request line, in order.
+/// any split, get one [`RequestEvent`] per request line, in order.
 ///
 /// It classifies each line while it streams past instead of buffering it,
 /// so its memory is a few counters and one [`FileName`] whatever arrives: a
@@ -39,15 +39,15 @@ pub enum Event {
 /// the rest.
 ///
 /// ```
-/// use hftp_proto::{Event, Request, RequestDecoder, Status};
+/// use hftp_proto::{RequestEvent, Request, RequestDecoder, Status};
 ///
 /// let mut decoder = RequestDecoder::new();
-/// let events: Vec<Event> = decoder.events(b"get_file_listing\r\nget_meta").collect();
-/// assert_eq!(events, [Event::Request(Request::GetFileListing)]);
-/// let events: Vec<Event> = decoder.events(b"dta\r\nqui\nt\r\n").collect();
+/// let events: Vec<RequestEvent> = decoder.events(b"get_file_listing\r\nget_meta").collect();
+/// assert_eq!(events, [RequestEvent::Request(Request::GetFileListing)]);
+/// let events: Vec<RequestEvent> = decoder.events(b"dta\r\nqui\nt\r\n").collect();
 /// assert_eq!(events, [
-///     Event::Refused(Status::NoSuchCommand),
-///     Event::Refused(Status::BadEol),
+///     RequestEvent::Refused(Status::NoSuchCommand),
+///     RequestEvent::Refused(Status::BadEol),
 /// ]);
 /// assert!(decoder.is_closed());
 /// ```
@@ -171,7 +171,7 @@ impl RequestDecoder {
     /// not over yet (what matters of it is remembered). Once the decoder is
     /// closed, all input is consumed and ignored.
     #[must_use = "the bytes not consumed belong to the next call"]
-    pub fn decode(&mut self, input: &[u8]) -> (usize, Option<Event>) {
+    pub fn decode(&mut self, input: &[u8]) -> (usize, Option<RequestEvent>) {
         if self.closed {
             return (input.len(), None);
         }
@@ -242,8 +242,8 @@ impl RequestDecoder {
     }
 
     /// The events of the request lines completed by `input`, in order.
-    pub fn events<'a>(&'a mut self, input: &'a [u8]) -> Events<'a> {
-        Events {
+    pub fn events<'a>(&'a mut self, input: &'a [u8]) -> RequestEvents<'a> {
+        RequestEvents {
             decoder: self,
             input,
         }
@@ -261,7 +261,7 @@ impl RequestDecoder {
         !self.closed && (self.line_len > 0 || self.after_cr)
     }
 
-    fn push(&mut self, byte: u8) -> Option<Event> {
+    fn push(&mut self, byte: u8) -> Option<RequestEvent> {
         if self.after_cr {
             self.after_cr = false;
             if byte == b'\n' {
@@ -347,7 +347,7 @@ impl RequestDecoder {
         }
     }
 
-    fn end_line(&mut self) -> Event {
+    fn end_line(&mut self) -> RequestEvent {
         if self.has_bad_byte || !self.has_word {
             return self.fatal(Status::BadRequest);
         }
@@ -355,18 +355,18 @@ impl RequestDecoder {
             self.end_field();
         }
         let event = match (self.refusal, self.command) {
-            (Some(status), _) => Event::Refused(status),
+            (Some(status), _) => RequestEvent::Refused(status),
             (None, Some(command)) if !command.takes(self.field) => {
-                Event::Refused(Status::InvalidArguments)
+                RequestEvent::Refused(Status::InvalidArguments)
             }
             (None, Some(_)) if self.name_len > MAX_FILE_NAME_LEN as u64 => {
-                Event::Refused(Status::FileNotFound)
+                RequestEvent::Refused(Status::FileNotFound)
             }
-            (None, Some(command)) => Event::Request(self.request(command)),
+            (None, Some(command)) => RequestEvent::Request(self.request(command)),
             // `end_field` sets a command or a refusal.
-            (None, None) => Event::Refused(Status::NoSuchCommand),
+            (None, None) => RequestEvent::Refused(Status::NoSuchCommand),
         };
-        self.closed = event == Event::Request(Request::Quit);
+        self.closed = event == RequestEvent::Request(Request::Quit);
         self.start_line();
         event
     }
@@ -409,9 +409,9 @@ impl RequestDecoder {
         }
     }
 
-    fn fatal(&mut self, status: Status) -> Event {
+    fn fatal(&mut self, status: Status) -> RequestEvent {
         self.closed = true;
-        Event::Refused(status)
+        RequestEvent::Refused(status)
     }
 }
 
@@ -426,15 +426,15 @@ fn push_digit(number: &mut u64, digit: u8) {
 /// Iterator over the events of one chunk of input; see
 /// [`RequestDecoder::events`].
 #[derive(Debug)]
-pub struct Events<'a> {
+pub struct RequestEvents<'a> {
     decoder: &'a mut RequestDecoder,
     input: &'a [u8],
 }
 
-impl Iterator for Events<'_> {
-    type Item = Event;
+impl Iterator for RequestEvents<'_> {
+    type Item = RequestEvent;
 
-    fn next(&mut self) -> Option<Event> {
+    fn next(&mut self) -> Option<RequestEvent> {
         if self.input.is_empty() {
             return None;
         }

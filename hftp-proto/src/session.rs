@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use self::body::StreamedBody;
 use crate::{
-    Entry, Event, FileName, LineHead, Listing, Request, RequestDecoder, SliceEncoder, Status,
-    check_slice, encode_help, encode_metadata, encode_raw_slice_head, encode_status, is_visible,
-    servability,
+    Entry, FileName, LineHead, Listing, Request, RequestDecoder, RequestEvent, SliceEncoder,
+    Status, check_slice, encode_help, encode_metadata, encode_raw_slice_head, encode_status,
+    is_visible, servability,
 };
 
 /// Unsent reply bytes above which a session takes no more input and asks
@@ -641,13 +641,13 @@ impl ServerSession {
     }
 
     /// Starts the reply to one decoded line.
-    fn start(&mut self, event: Event, now: Instant) {
+    fn start(&mut self, event: RequestEvent, now: Instant) {
         self.compact();
         self.received = now;
         self.reply_start = self.produced();
         match event {
-            Event::Refused(status) => self.refuse(status),
-            Event::Request(request) => match request {
+            RequestEvent::Refused(status) => self.refuse(status),
+            RequestEvent::Request(request) => match request {
                 Request::GetFileListing => self.reply = Reply::Waiting(Waiting::Listing),
                 Request::GetMetadata { name } if is_visible(&name, self.config.show_hidden) => {
                     self.reply = Reply::Waiting(Waiting::Metadata(name));

@@ -70,7 +70,7 @@ fn peak_heap<T>(f: impl FnOnce() -> T) -> (T, isize) {
 // A model of HFTP.md's request rules, written the plain way: cut whole
 // lines, then judge each one with string operations.
 
-fn model(input: &[u8]) -> Vec<Event> {
+fn model(input: &[u8]) -> Vec<RequestEvent> {
     let mut events = Vec::new();
     let mut line: Vec<u8> = Vec::new();
     for &byte in input {
@@ -79,14 +79,14 @@ fn model(input: &[u8]) -> Vec<Event> {
             continue;
         }
         if line.pop() != Some(b'\r') {
-            events.push(Event::Refused(Status::BadEol));
+            events.push(RequestEvent::Refused(Status::BadEol));
             return events;
         }
         let event = judge(&line);
         events.push(event);
         line.clear();
-        if matches!(event, Event::Refused(s) if s.is_fatal())
-            || event == Event::Request(Request::Quit)
+        if matches!(event, RequestEvent::Refused(s) if s.is_fatal())
+            || event == RequestEvent::Request(Request::Quit)
         {
             return events;
         }
@@ -94,13 +94,13 @@ fn model(input: &[u8]) -> Vec<Event> {
     events
 }
 
-fn judge(line: &[u8]) -> Event {
+fn judge(line: &[u8]) -> RequestEvent {
     if line.iter().any(|b| !(0x20..=0x7E).contains(b)) {
-        return Event::Refused(Status::BadRequest);
+        return RequestEvent::Refused(Status::BadRequest);
     }
     if line.iter().all(|&b| b == b' ') {
         // Blank: empty, or spaces only.
-        return Event::Refused(Status::BadRequest);
+        return RequestEvent::Refused(Status::BadRequest);
     }
     let text = std::str::from_utf8(line).expect("printable ASCII");
     let mut parts = text.split(' ');
@@ -110,7 +110,7 @@ fn judge(line: &[u8]) -> Event {
         "get_file_listing" | "help" | "quit" => &[0],
         "get_metadata" => &[1],
         "get_slice" => &[3, 4],
-        _ => return Event::Refused(Status::NoSuchCommand),
+        _ => return RequestEvent::Refused(Status::NoSuchCommand),
     };
     let is_name = |s: &str| !s.is_empty() && s.bytes().all(is_file_name_byte);
     let is_number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -120,13 +120,13 @@ fn judge(line: &[u8]) -> Event {
         && args.iter().skip(1).take(2).all(|n| is_number(n))
         && args.get(3).is_none_or(|flag| *flag == "raw");
     if !well_formed {
-        return Event::Refused(Status::InvalidArguments);
+        return RequestEvent::Refused(Status::InvalidArguments);
     }
     if args.first().is_some_and(|n| n.len() > MAX_FILE_NAME_LEN) {
-        return Event::Refused(Status::FileNotFound);
+        return RequestEvent::Refused(Status::FileNotFound);
     }
     let name = || FileName::new(args[0]).expect("checked above");
-    Event::Request(match command {
+    RequestEvent::Request(match command {
         "get_file_listing" => Request::GetFileListing,
         "help" => Request::Help,
         "quit" => Request::Quit,
@@ -167,7 +167,7 @@ fn request_stream() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// Feeds `input` in the given chunk sizes (cycled) and collects the events.
-fn decode_in_chunks(input: &[u8], sizes: &[usize]) -> Vec<Event> {
+fn decode_in_chunks(input: &[u8], sizes: &[usize]) -> Vec<RequestEvent> {
     let mut decoder = RequestDecoder::new();
     let mut events = Vec::new();
     let mut rest = input;
@@ -222,7 +222,7 @@ proptest! {
         let mut wire = Vec::new();
         request.encode(&mut wire);
         let events = RequestDecoder::new().events(&wire).collect::<Vec<_>>();
-        prop_assert_eq!(events, vec![Event::Request(request)]);
+        prop_assert_eq!(events, vec![RequestEvent::Request(request)]);
     }
 
     #[test]

@@ -23,8 +23,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use hftp_proto::{
-    Event, FileName, Request, RequestDecoder, SliceEncoder, Status, check_slice, encode_help,
-    encode_listing, encode_metadata, encode_raw_slice_head, encode_status,
+    FileName, Request, RequestDecoder, RequestEvent, SliceEncoder, Status, check_slice,
+    encode_help, encode_listing, encode_metadata, encode_raw_slice_head, encode_status,
 };
 
 /// Deterministic, incompressible-looking test data.
@@ -298,7 +298,7 @@ fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
             }
             let files = state.files.lock().expect("the files").clone();
             match event {
-                Event::Request(Request::GetFileListing) => {
+                RequestEvent::Request(Request::GetFileListing) => {
                     let mut names: Vec<FileName> = files.keys().copied().collect();
                     let at = out.len() + "0 OK\r\n".len();
                     encode_listing(&mut names, &mut out);
@@ -307,12 +307,12 @@ fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
                         out.splice(at..at, line);
                     }
                 }
-                Event::Request(Request::GetMetadata { name }) => match files.get(&name) {
+                RequestEvent::Request(Request::GetMetadata { name }) => match files.get(&name) {
                     Some(data) => encode_metadata(data.len() as u64, &mut out),
                     None => encode_status(Status::FileNotFound, &mut out),
                 },
                 // The habits of a server older than the 2026 kit.
-                Event::Request(Request::GetSlice {
+                RequestEvent::Request(Request::GetSlice {
                     raw: true,
                     offset,
                     size,
@@ -322,11 +322,11 @@ fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
                     log.push((offset, size));
                     encode_status(Status::InvalidArguments, &mut out);
                 }
-                Event::Request(Request::Help) if !quirks.new_kit => {
+                RequestEvent::Request(Request::Help) if !quirks.new_kit => {
                     encode_status(Status::NoSuchCommand, &mut out);
                 }
-                Event::Request(Request::Help) => encode_help(&mut out),
-                Event::Request(Request::GetSlice {
+                RequestEvent::Request(Request::Help) => encode_help(&mut out),
+                RequestEvent::Request(Request::GetSlice {
                     name,
                     offset,
                     size,
@@ -403,13 +403,13 @@ fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
                         break;
                     }
                 }
-                Event::Request(Request::Quit) => {
+                RequestEvent::Request(Request::Quit) => {
                     if !quirks.close_at_quit {
                         encode_status(Status::Ok, &mut out);
                     }
                     close = true;
                 }
-                Event::Refused(status) => {
+                RequestEvent::Refused(status) => {
                     encode_status(status, &mut out);
                     close = status.is_fatal();
                 }

@@ -6,20 +6,20 @@ fn name(name: &str) -> FileName {
     FileName::new(name).expect("a valid name in the table")
 }
 
-fn decode_all(input: &[u8]) -> (Vec<Event>, bool) {
+fn decode_all(input: &[u8]) -> (Vec<RequestEvent>, bool) {
     let mut decoder = RequestDecoder::new();
     let events = decoder.events(input).collect();
     (events, decoder.is_closed())
 }
 
-use Event::{Refused, Request as Req};
+use RequestEvent::{Refused, Request as Req};
 use Status::*;
 
 #[test]
 fn hftp_md_rules() {
     let long_name = "x".repeat(MAX_FILE_NAME_LEN);
     let too_long_name = "x".repeat(MAX_FILE_NAME_LEN + 1);
-    let table: Vec<(String, Vec<Event>)> = vec![
+    let table: Vec<(String, Vec<RequestEvent>)> = vec![
         // The four commands.
         (
             "get_file_listing\r\n".into(),

@@ -103,8 +103,8 @@ fn expected(input: &[u8], dir: &Dir, eof: bool) -> (Vec<u8>, Vec<Status>, Ending
     let mut statuses = Vec::new();
     for event in crate::model(input) {
         let (status, body) = match event {
-            Event::Refused(status) => (status, Vec::new()),
-            Event::Request(Request::GetFileListing) => {
+            RequestEvent::Refused(status) => (status, Vec::new()),
+            RequestEvent::Request(Request::GetFileListing) => {
                 let mut body = Vec::new();
                 for (name, (kind, _)) in &dir.entries {
                     let is_file = matches!(kind, Kind::File | Kind::Locked | Kind::Refused);
@@ -115,11 +115,11 @@ fn expected(input: &[u8], dir: &Dir, eof: bool) -> (Vec<u8>, Vec<Status>, Ending
                 body.extend_from_slice(b"\r\n");
                 (Status::Ok, body)
             }
-            Event::Request(Request::GetMetadata { name }) => match dir.find(name.as_str()) {
+            RequestEvent::Request(Request::GetMetadata { name }) => match dir.find(name.as_str()) {
                 Ok(data) => (Status::Ok, format!("{}\r\n", data.len()).into_bytes()),
                 Err(status) => (status, Vec::new()),
             },
-            Event::Request(Request::GetSlice {
+            RequestEvent::Request(Request::GetSlice {
                 name,
                 offset,
                 size,
@@ -128,7 +128,7 @@ fn expected(input: &[u8], dir: &Dir, eof: bool) -> (Vec<u8>, Vec<Status>, Ending
                 Ok(data) => slice_reply(data, offset, size, raw),
                 Err(status) => (status, Vec::new()),
             },
-            Event::Request(Request::Help) => {
+            RequestEvent::Request(Request::Help) => {
                 let commands = [
                     "get_file_listing",
                     "get_metadata",
@@ -139,7 +139,7 @@ fn expected(input: &[u8], dir: &Dir, eof: bool) -> (Vec<u8>, Vec<Status>, Ending
                 let body = format!("{}\r\n\r\n", commands.join("\r\n"));
                 (Status::Ok, body.into_bytes())
             }
-            Event::Request(Request::Quit) => {
+            RequestEvent::Request(Request::Quit) => {
                 out.extend_from_slice(Status::Ok.line().as_bytes());
                 statuses.push(Status::Ok);
                 return (out, statuses, Ending::Closed(CloseReason::Quit));
