@@ -185,7 +185,10 @@ impl ReplyDecoder {
     /// `None`. After `End` nothing more is consumed: what follows belongs
     /// to the next reply.
     #[must_use = "the bytes not consumed belong to the next call"]
-    pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<ReplyEvent<'_>>), ReplyError> {
+    pub fn decode<'a>(
+        &'a mut self,
+        input: &'a [u8],
+    ) -> Result<(usize, Option<ReplyEvent<'a>>), ReplyError> {
         match self.state {
             State::Done => Ok((0, None)),
             State::Ending => {
@@ -372,22 +375,20 @@ impl ReplyDecoder {
         Ok((skipped + used, Some(ReplyEvent::Data(&self.decoded))))
     }
 
-    /// The next bytes of a raw body, as they are.
-    fn raw_body(&mut self, input: &[u8], remaining: u64) -> (usize, Option<ReplyEvent<'_>>) {
+    /// The next bytes of a raw body, as they are: borrowed from `input`,
+    /// not copied.
+    fn raw_body<'a>(&mut self, input: &'a [u8], remaining: u64) -> (usize, Option<ReplyEvent<'a>>) {
         let taken = input
             .len()
-            .min(DECODE_CHUNK)
             .min(usize::try_from(remaining).unwrap_or(usize::MAX));
         if taken == 0 {
             return (0, None);
         }
-        self.decoded.clear();
-        self.decoded.extend_from_slice(&input[..taken]);
         self.state = match remaining - taken as u64 {
             0 => State::Ending,
             left => State::Raw { remaining: left },
         };
-        (taken, Some(ReplyEvent::Data(&self.decoded)))
+        (taken, Some(ReplyEvent::Data(&input[..taken])))
     }
 
     fn slice_end(&mut self, input: &[u8]) -> Result<(usize, Option<ReplyEvent<'_>>), ReplyError> {
