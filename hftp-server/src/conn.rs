@@ -143,8 +143,27 @@ impl Conn {
             read[..read.len().min(80)].escape_ascii()
         );
         if self.input_is_empty() {
-            let taken = self.session.handle_input(read, now);
-            self.input.extend_from_slice(&read[taken..]);
+            // Straight from the engine's buffer: pipelined requests are
+            // answered one after another without being copied, and only
+            // what the session cannot take yet is kept.
+            let mut rest = read;
+            loop {
+                let taken = self.session.handle_input(rest, now);
+                rest = &rest[taken..];
+                let acted = match self.session.poll_action() {
+                    None | Some(Action::SendFile { .. }) => false,
+                    Some(action) => {
+                        log::trace!("{}: {action:?}", self.peer);
+                        self.carry_out(action, dir, scratch);
+                        true
+                    }
+                };
+                self.log_answered();
+                if rest.is_empty() || (!acted && taken == 0) {
+                    break;
+                }
+            }
+            self.input.extend_from_slice(rest);
         } else {
             // Behind bytes the session has not taken yet.
             self.input.drain(..self.input_start);
