@@ -13,7 +13,8 @@ use std::thread;
 use hftp_proto::{Request, Status};
 use tempfile::TempDir;
 
-use crate::reference::{base64, wire};
+use crate::reference::base64;
+use crate::support::wire;
 use crate::support::{Client, Reply, Server, metadata, slice};
 
 /// The planted secret, and an inside file of the same length, so that

@@ -25,9 +25,7 @@ fn a_64_mib_slice_is_one_base64_line_and_memory_stays_bounded() {
     // An offset that is not a multiple of 3 and a size that is not either.
     let (offset, size) = (1, 64 * MIB as u64);
     let request = slice("big", offset, size);
-    let mut wire = Vec::new();
-    request.encode(&mut wire);
-    client.send(&wire);
+    client.send_request(&request);
     let body_len = usize::try_from(SliceEncoder::encoded_len(size)).expect("fits");
     let raw = client.read_some(b"0 OK\r\n".len() + body_len);
     let body = &raw[b"0 OK\r\n".len()..];
@@ -113,11 +111,7 @@ fn fifty_concurrent_clients_each_get_their_own_bytes() {
                     slice(&name, i as u64, 1000),
                     Request::GetFileListing,
                 ];
-                let mut wire = Vec::new();
-                for request in &requests {
-                    request.encode(&mut wire);
-                }
-                client.send(&wire);
+                client.send_requests(&requests);
                 assert_eq!(
                     client.reply(&requests[0]),
                     Reply::Size(content.len() as u64)

@@ -31,9 +31,7 @@ fn idle_slow_and_stalled_clients_never_delay_a_fresh_one() {
             1 => client.send(b"get_meta"),
             // A stalled reader of a big slice.
             _ => {
-                let mut wire = Vec::new();
-                slice("big", 0, 8 << 20).encode(&mut wire);
-                client.send(&wire);
+                client.send_request(&slice("big", 0, 8 << 20));
             }
         }
         crowd.push(client);
@@ -122,9 +120,7 @@ fn a_client_queued_past_the_idle_timeout_is_served_and_kept() {
     server.file("f", "served");
     let mut silent = server.connect();
     let mut queued = server.connect();
-    let mut wire = Vec::new();
-    metadata("f").encode(&mut wire);
-    queued.send(&wire);
+    queued.send_request(&metadata("f"));
     if is_thread_pool() {
         silent.expect_eof();
     }

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use hftp_proto::{Request, SliceEncoder};
 
-use crate::reference::{abort, base64_prefix, send_request};
+use crate::reference::base64_prefix;
 use crate::support::{Client, Reply, Server, metadata, noise, slice};
+use hftp_test_support::socket::close_with_reset;
 
 const MIB: usize = 1024 * 1024;
 /// Larger than the loopback socket buffers of a peer that does not read,
@@ -116,7 +117,7 @@ fn stalled_readers_are_cut_off_and_their_worker_goes_back_to_the_pool() {
     let mut stalled: Vec<Client> = (0..2)
         .map(|_| {
             let mut client = server.connect();
-            send_request(&mut client, &slice("big", 0, BIG as u64));
+            client.send_request(&slice("big", 0, BIG as u64));
             client
         })
         .collect();
@@ -170,7 +171,7 @@ fn disconnects_at_every_stage_leave_the_server_serving() {
         fs::write(server.dir.join(format!("f{i:05}")), "").expect("a file");
     }
     let listings = b"get_file_listing\r\n".repeat(20);
-    let big_slice = crate::reference::wire(&slice("big", 0, content.len() as u64));
+    let big_slice = crate::support::wire(&slice("big", 0, content.len() as u64));
     let departures = [
         ("before any request", b"".to_vec(), 0, false),
         ("mid-command", b"get_sl".to_vec(), 0, false),
@@ -218,7 +219,7 @@ fn disconnects_at_every_stage_leave_the_server_serving() {
             assert!(got.starts_with(b"0 OK\r\n"), "{}", departure.what);
         }
         if departure.reset {
-            abort(leaving.stream);
+            close_with_reset(leaving.stream).expect("SO_LINGER");
         } else {
             drop(leaving);
         }

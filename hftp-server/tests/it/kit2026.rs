@@ -7,14 +7,6 @@ use hftp_proto::{Request, Status};
 
 use crate::support::{Reply, Server, metadata, noise, raw_slice, slice};
 
-fn send(client: &mut crate::support::Client, requests: &[Request]) {
-    let mut wire = Vec::new();
-    for request in requests {
-        request.encode(&mut wire);
-    }
-    client.send(&wire);
-}
-
 #[test]
 fn help_lists_the_five_commands_in_order() {
     let server = Server::start();
@@ -42,8 +34,8 @@ fn two_clients_at_once_both_get_help() {
     let server = Server::start();
     let mut first = server.connect();
     let mut second = server.connect();
-    send(&mut first, &[Request::Help]);
-    send(&mut second, &[Request::Help]);
+    first.send_requests(&[Request::Help]);
+    second.send_requests(&[Request::Help]);
     for client in [&mut second, &mut first] {
         assert!(matches!(client.reply(&Request::Help), Reply::Listing(names) if names.len() == 5));
     }
@@ -66,7 +58,7 @@ fn raw_slices_are_the_bytes_and_the_next_reply_follows_at_once() {
         slice("bin", 0, 3),
         raw_slice("bin", 300, 0),
     ];
-    send(&mut client, &requests);
+    client.send_requests(&requests);
     assert_eq!(
         client.reply(&requests[0]),
         Reply::Data(content[..256].to_vec())

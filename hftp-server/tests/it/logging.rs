@@ -69,9 +69,7 @@ fn a_slice_the_client_abandons_is_logged_aborted_with_the_bytes_sent() {
     file.set_len(size).expect("a sparse file");
     let mut client = server.connect();
     client.small_receive_buffer();
-    let mut wire = Vec::new();
-    slice("big", 0, size).encode(&mut wire);
-    client.send(&wire);
+    client.send_request(&slice("big", 0, size));
     assert_eq!(client.read_some(6), b"0 OK\r\n");
     let local = client.local_addr();
     drop(client); // unread data: the kernel sends a reset

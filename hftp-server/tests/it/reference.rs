@@ -1,14 +1,6 @@
 //! Helpers of the hostile-client tests that are independent of the code
 //! under test: base64 written from RFC 4648 rather than taken from
-//! `hftp_proto`, so a bug there cannot hide the same bug in the server;
-//! raw requests; a socket closed with a reset.
-
-use std::net::TcpStream;
-use std::os::unix::io::AsRawFd;
-
-use hftp_proto::Request;
-
-use crate::support::Client;
+//! `hftp_proto`, so a bug there cannot hide the same bug in the server.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -53,41 +45,6 @@ pub fn base64_prefix(text: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&bits.to_be_bytes()[1..]);
     }
     out
-}
-
-/// The wire form of `request`, CRLF included.
-pub fn wire(request: &Request) -> Vec<u8> {
-    let mut wire = Vec::new();
-    request.encode(&mut wire);
-    wire
-}
-
-/// Sends `request` without reading its reply.
-pub fn send_request(client: &mut Client, request: &Request) {
-    client.send(&wire(request));
-}
-
-/// Closes `stream` with a reset instead of a FIN (SO_LINGER with a zero
-/// timeout): the abortive close of a crashing or hostile peer.
-pub fn abort(stream: TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    let len = libc::socklen_t::try_from(std::mem::size_of::<libc::linger>()).expect("fits");
-    // SAFETY: the descriptor is open (owned by `stream`), and `linger` is a
-    // valid `struct linger` of the length given.
-    let set = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            std::ptr::from_ref(&linger).cast(),
-            len,
-        )
-    };
-    assert_eq!(set, 0, "SO_LINGER: {}", std::io::Error::last_os_error());
-    drop(stream);
 }
 
 #[test]

@@ -19,12 +19,6 @@ fn big_file(server: &Server) {
     server.file("big", vec![b'a'; BIG as usize]);
 }
 
-fn send_request(client: &mut crate::support::Client, request: &Request) {
-    let mut wire = Vec::new();
-    request.encode(&mut wire);
-    client.send(&wire);
-}
-
 #[test]
 fn a_client_vanishing_mid_slice_frees_its_worker() {
     // One worker: the healthy client is served only once the vanished
@@ -33,7 +27,7 @@ fn a_client_vanishing_mid_slice_frees_its_worker() {
     big_file(&server);
     let mut vanishing = server.connect();
     vanishing.small_receive_buffer();
-    send_request(&mut vanishing, &slice("big", 0, BIG));
+    vanishing.send_request(&slice("big", 0, BIG));
     assert_eq!(vanishing.read_some(10), b"0 OK\r\nYWFh");
     drop(vanishing); // unread data: the kernel sends a reset
 
@@ -56,7 +50,7 @@ fn a_client_that_stops_reading_is_cut_off_by_the_write_timeout() {
     big_file(&server);
     let mut stalled = server.connect();
     stalled.small_receive_buffer();
-    send_request(&mut stalled, &slice("big", 0, BIG));
+    stalled.send_request(&slice("big", 0, BIG));
     // Served at once by the events engine; by the one worker of the
     // threads engine only once the stalled client's write times out.
     let mut next = server.connect();
@@ -116,7 +110,7 @@ fn a_file_shrinking_during_a_slice_ends_the_body_without_crlf() {
     big_file(&server);
     let mut client = server.connect();
     client.small_receive_buffer();
-    send_request(&mut client, &slice("big", 0, BIG));
+    client.send_request(&slice("big", 0, BIG));
     // The `0 OK` proves the server has opened the file and checked its size.
     assert_eq!(client.read_some(6), b"0 OK\r\n");
     fs::File::options()
@@ -170,7 +164,7 @@ fn sigterm_lets_the_reply_in_flight_finish_then_exits_0() {
     assert_eq!(idle.ask(&metadata("big")), Reply::Size(BIG));
     let mut busy = server.connect();
     busy.small_receive_buffer();
-    send_request(&mut busy, &slice("big", 0, BIG));
+    busy.send_request(&slice("big", 0, BIG));
     assert_eq!(busy.read_some(6), b"0 OK\r\n");
 
     // The reply is in flight: it cannot all fit in the buffers.

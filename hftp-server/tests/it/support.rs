@@ -1,14 +1,15 @@
 //! Shared helpers: start the server, talk to it, decode its replies.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use hftp_proto::{FileName, ReplyDecoder, ReplyEvent, Request, Status};
+use hftp_proto::{FileName, ReplyEvent, Request, Status};
+use hftp_test_support::{ReplyFailure, ReplyReader, ServerProcess, socket};
+pub use hftp_test_support::{noise, wire, wire_all};
 use tempfile::TempDir;
 use wait_timeout::ChildExt;
 
@@ -30,7 +31,7 @@ fn engine_args() -> Vec<String> {
 
 /// A running server over a temporary directory; killed on drop.
 pub struct Server {
-    child: Child,
+    process: ServerProcess,
     pub addr: SocketAddr,
     /// The served directory.
     pub dir: PathBuf,
@@ -84,39 +85,23 @@ impl Server {
                 defaults.extend([flag, value]);
             }
         }
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(defaults)
             .arg("-d")
             .arg(dir)
             .args(engine_args())
             .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("the server starts");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the server's first line");
-        // `Serving DIR on ADDR:PORT`; for several addresses the last word
-        // is one to connect to.
-        let addr = line
-            .strip_prefix("Serving ")
-            .and_then(|rest| rest.split_whitespace().last())
-            .and_then(|addr| addr.parse().ok());
-        let Some(addr) = addr else {
-            let _ = child.kill();
-            let _ = child.wait();
+            .stderr(stderr);
+        let process = ServerProcess::start(&mut command, PATIENCE).unwrap_or_else(|error| {
             panic!(
-                "not a `Serving DIR on ADDR:PORT` line: {line:?}; stderr: {}",
+                "{error}; stderr: {}",
                 fs::read_to_string(logs.path().join("stderr")).unwrap_or_default()
-            );
-        };
+            )
+        });
         Server {
-            child,
-            addr,
+            addr: process.addr(),
+            process,
             dir: dir.to_owned(),
             _served: None,
             logs,
@@ -125,12 +110,11 @@ impl Server {
 
     /// Kills the server at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// Waits until the server's log holds `needle` at least `count` times
@@ -165,19 +149,14 @@ impl Server {
 
     /// A line of `/proc/PID/status` in KiB, e.g. `VmHWM`.
     pub fn memory_kib(&self, field: &str) -> u64 {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .expect("the server's /proc status");
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|value| value.trim().strip_suffix("kB"))
-            .and_then(|kib| kib.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in {status}"))
+        self.process
+            .memory_kib(field)
+            .unwrap_or_else(|error| panic!("the server's /proc status: {error}"))
     }
 
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.process.is_running()
     }
 
     /// Sends `signal` to the server.
@@ -191,7 +170,8 @@ impl Server {
     /// Waits for the process to exit (bounded by [`PATIENCE`]).
     pub fn wait(&mut self) -> ExitStatus {
         match self
-            .child
+            .process
+            .child()
             .wait_timeout(PATIENCE)
             .expect("waiting for the server")
         {
@@ -203,8 +183,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
         if std::thread::panicking() {
             eprintln!("--- server stderr ---\n{}", self.stderr());
         }
@@ -225,7 +204,7 @@ pub enum Reply {
 pub struct Client {
     pub stream: TcpStream,
     /// Bytes received but not yet decoded.
-    pending: Vec<u8>,
+    pending: ReplyReader,
 }
 
 impl Client {
@@ -240,51 +219,46 @@ impl Client {
         stream.set_nodelay(true).expect("nodelay");
         Client {
             stream,
-            pending: Vec::new(),
+            pending: ReplyReader::new(64 * 1024),
         }
+    }
+
+    /// The client's end of the connection, as the server's log names it.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.stream.local_addr().expect("a connected socket")
     }
 
     /// Shrinks the socket's receive buffer (which also stops its
     /// autotuning), so that little of a reply fits in the kernel: a reply
     /// of a few MiB is then still being written while the client does not
     /// read, whatever the machine's `tcp_rmem`.
-    /// The client's end of the connection, as the server's log names it.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.stream.local_addr().expect("a connected socket")
-    }
-
     pub fn small_receive_buffer(&self) {
-        let size: libc::c_int = 64 * 1024;
-        // SAFETY: a valid socket, and an option value of the type and size
-        // SO_RCVBUF expects.
-        let set = unsafe {
-            libc::setsockopt(
-                self.stream.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&size as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(set, 0, "SO_RCVBUF: {}", io::Error::last_os_error());
+        socket::set_receive_buffer(&self.stream, 64 * 1024).expect("SO_RCVBUF");
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send to the server");
     }
 
+    /// Sends `request` without reading its reply.
+    pub fn send_request(&mut self, request: &Request) {
+        self.send(&wire(request));
+    }
+
+    /// Sends `requests` in one write, without reading their replies.
+    pub fn send_requests(&mut self, requests: &[Request]) {
+        self.send(&wire_all(requests));
+    }
+
     /// Sends `request` and decodes its reply.
     pub fn ask(&mut self, request: &Request) -> Reply {
-        let mut wire = Vec::new();
-        request.encode(&mut wire);
-        self.send(&wire);
+        self.send_request(request);
         self.reply(request)
     }
 
     /// Decodes the next reply, expected to answer `request`.
     pub fn reply(&mut self, request: &Request) -> Reply {
-        let stream = &mut self.stream;
-        decode_next(&mut self.pending, request, |pending| fill(stream, pending))
+        decode_next(&mut self.pending, &mut self.stream, request)
     }
 
     /// The next status line of a reply without a body (the answer to a
@@ -298,22 +272,21 @@ impl Client {
 
     /// Exactly the next `len` raw bytes.
     pub fn read_some(&mut self, len: usize) -> Vec<u8> {
-        while self.pending.len() < len {
-            if self.fill() == 0 {
-                panic!("EOF after {:?}", String::from_utf8_lossy(&self.pending));
-            }
+        if let Err(error) = self.pending.fill_to(&mut self.stream, len) {
+            panic!(
+                "{error} after {:?}",
+                String::from_utf8_lossy(self.pending.buffered())
+            );
         }
-        self.pending.drain(..len).collect()
-    }
-
-    fn fill(&mut self) -> usize {
-        fill(&mut self.stream, &mut self.pending)
+        let some = self.pending.buffered()[..len].to_vec();
+        self.pending.consume(len);
+        some
     }
 
     /// Asserts the server closed the connection cleanly (EOF, not a reset)
     /// with nothing more to say.
     pub fn expect_eof(&mut self) {
-        assert_eq!(self.pending, b"", "unexpected bytes before EOF");
+        assert_eq!(self.pending.buffered(), b"", "unexpected bytes before EOF");
         let mut buf = [0; 1024];
         match self.stream.read(&mut buf) {
             Ok(0) => {}
@@ -324,7 +297,7 @@ impl Client {
 
     /// Everything up to EOF, raw; a reset after some bytes is an error.
     pub fn read_to_eof(&mut self) -> Vec<u8> {
-        let mut all = std::mem::take(&mut self.pending);
+        let mut all = self.pending.take_buffered();
         self.stream.read_to_end(&mut all).expect("a clean EOF");
         all
     }
@@ -332,7 +305,7 @@ impl Client {
     /// Reads up to EOF or a reset, whichever ends the connection; returns
     /// what arrived.
     pub fn read_until_closed(&mut self) -> Vec<u8> {
-        let mut all = std::mem::take(&mut self.pending);
+        let mut all = self.pending.take_buffered();
         let mut buf = [0; 64 * 1024];
         loop {
             match self.stream.read(&mut buf) {
@@ -353,58 +326,39 @@ impl Client {
     }
 }
 
-/// Reads more bytes from `stream` into `pending`; 0 at EOF.
-fn fill(stream: &mut TcpStream, pending: &mut Vec<u8>) -> usize {
-    let mut buf = [0; 64 * 1024];
-    let read = stream.read(&mut buf).expect("a reply from the server");
-    pending.extend_from_slice(&buf[..read]);
-    read
-}
-
 /// The reply to `request` in `wire`, which holds it whole.
 pub fn decode(request: &Request, wire: &[u8]) -> Reply {
-    let mut pending = wire.to_vec();
-    let reply = decode_next(&mut pending, request, |_| 0);
-    assert_eq!(pending, b"", "bytes after the reply");
+    let mut pending = ReplyReader::new(wire.len());
+    let reply = decode_next(&mut pending, &mut &wire[..], request);
+    assert_eq!(pending.buffered(), b"", "bytes after the reply");
     reply
 }
 
-/// Decodes the reply to `request` from the front of `pending`, calling
-/// `more` (which returns 0 at EOF) when it needs more bytes.
-fn decode_next(
-    pending: &mut Vec<u8>,
-    request: &Request,
-    mut more: impl FnMut(&mut Vec<u8>) -> usize,
-) -> Reply {
-    let mut decoder = ReplyDecoder::new(request);
+/// Decodes the reply to `request` from the front of `pending`, reading
+/// more from `stream` when it needs more bytes.
+fn decode_next(pending: &mut ReplyReader, stream: &mut impl Read, request: &Request) -> Reply {
     let mut status = None;
     let mut names = Vec::new();
     let mut size = None;
     let mut data = Vec::new();
-    let mut start = 0;
-    loop {
-        let (consumed, event) = decoder
-            .decode(&pending[start..])
-            .unwrap_or_else(|error| panic!("a bad reply to {request:?}: {error}"));
-        start += consumed;
+    let read = pending.read_reply(stream, request, |event| {
         match event {
-            Some(ReplyEvent::Status(s)) => status = Some(s),
-            Some(ReplyEvent::FileName(name) | ReplyEvent::Command(name)) => {
+            ReplyEvent::Status(s) => status = Some(s),
+            ReplyEvent::FileName(name) | ReplyEvent::Command(name) => {
                 names.push(name.to_string());
             }
-            Some(ReplyEvent::Size(s)) => size = Some(s),
-            Some(ReplyEvent::Data(bytes)) => data.extend_from_slice(bytes),
-            Some(ReplyEvent::End) => break,
-            None => {
-                pending.drain(..start);
-                start = 0;
-                if more(pending) == 0 {
-                    panic!("the connection ended in the reply to {request:?}");
-                }
-            }
+            ReplyEvent::Size(s) => size = Some(s),
+            ReplyEvent::Data(bytes) => data.extend_from_slice(bytes),
+            ReplyEvent::End => {}
         }
+        Ok::<(), ReplyFailure>(())
+    });
+    match read {
+        Ok(()) => {}
+        Err(ReplyFailure::Closed) => panic!("the connection ended in the reply to {request:?}"),
+        Err(ReplyFailure::Io(error)) => panic!("a reply from the server: {error}"),
+        Err(ReplyFailure::Decode(error)) => panic!("a bad reply to {request:?}: {error}"),
     }
-    pending.drain(..start);
     let status = status.expect("a status line");
     match (status, request) {
         (Status::Ok, Request::GetFileListing | Request::Help) => Reply::Listing(names),
@@ -439,21 +393,6 @@ pub fn raw_slice(file: &str, offset: u64, size: u64) -> Request {
         size,
         raw: true,
     }
-}
-
-/// `len` bytes of a deterministic pseudo-random sequence (xorshift) seeded
-/// by `seed`: content no two tests or offsets share by accident.
-pub fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut bytes = Vec::with_capacity(len + 8);
-    while bytes.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bytes.extend_from_slice(&state.to_le_bytes());
-    }
-    bytes.truncate(len);
-    bytes
 }
 
 /// The lowest file descriptor number free in process `pid`.

@@ -7,7 +7,7 @@ use std::fs;
 
 use hftp_proto::{Request, SliceEncoder, Status};
 
-use crate::reference::{base64, base64_prefix, send_request};
+use crate::reference::{base64, base64_prefix};
 use crate::support::{Client, Reply, Server, metadata, noise, slice};
 
 const MIB: usize = 1024 * 1024;
@@ -19,7 +19,7 @@ const BIG: usize = 48 * MIB;
 /// started the body: the file is open and its size checked.
 fn start_slice(server: &Server, name: &str, content: &[u8]) -> Client {
     let mut client = server.connect();
-    send_request(&mut client, &slice(name, 0, content.len() as u64));
+    client.send_request(&slice(name, 0, content.len() as u64));
     assert_eq!(client.read_some(6 + 4096), {
         let mut start = b"0 OK\r\n".to_vec();
         start.extend_from_slice(&base64(&content[..3072]));
