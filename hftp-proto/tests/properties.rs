@@ -9,6 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use hftp_proto::*;
+use hftp_test_support::split_body_into_lines;
 use proptest::prelude::*;
 
 mod session;
@@ -322,22 +323,6 @@ fn any_request() -> impl Strategy<Value = Request> {
             }
         }),
     ]
-}
-
-/// Rewrites a slice reply so its body spans lines of `line_len` characters,
-/// as some other servers send it.
-fn split_body_into_lines(wire: &[u8], line_len: usize) -> Vec<u8> {
-    let (status, body) = wire.split_at(6);
-    let body = &body[..body.len() - 2];
-    let mut out = status.to_vec();
-    for line in body.chunks(line_len) {
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
-    }
-    if body.is_empty() {
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
 
 fn decode_slice(request: &Request, wire: &[u8], sizes: &[usize]) -> Result<Vec<u8>, ReplyError> {

@@ -14,10 +14,10 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -26,18 +26,14 @@ use hftp_proto::{
     FileName, Request, RequestDecoder, RequestEvent, SliceEncoder, Status, check_slice,
     encode_help, encode_listing, encode_metadata, encode_raw_slice_head, encode_status,
 };
+use hftp_test_support::{ServerProcess, binary_beside_test, split_body_into_lines};
+
+/// How long the real server may take to say where it serves.
+const START_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Deterministic, incompressible-looking test data.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 32) as u8
-        })
-        .collect()
+    hftp_test_support::noise(seed, len)
 }
 
 /// The example of HFTP.md.
@@ -55,9 +51,7 @@ pub fn served_dir(files: &[(&str, &[u8])]) -> tempfile::TempDir {
 /// The workspace's `hftp-server`, serving a directory on an ephemeral
 /// port of 127.0.0.1; killed on drop.
 pub struct RealServer {
-    child: Child,
-    // Kept open so that the server never writes to a closed pipe.
-    _stdout: BufReader<ChildStdout>,
+    _process: ServerProcess,
     pub addr: SocketAddr,
 }
 
@@ -78,64 +72,24 @@ impl RealServer {
     }
 
     fn spawn(dir: &Path, port: u16, flags: &[&str]) -> RealServer {
-        let binary = server_binary();
-        let mut child = Command::new(&binary)
+        let binary = binary_beside_test("hftp-server");
+        let mut command = Command::new(&binary);
+        command
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-d"])
             .arg(dir)
             .args(flags)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-        let mut stdout = BufReader::new(child.stdout.take().expect("a piped stdout"));
-        let mut line = String::new();
-        stdout
-            .read_line(&mut line)
-            .expect("the server's first line");
-        // `Serving DIR on ADDR:PORT`: the address is the last word.
-        let addr = line
-            .trim_end()
-            .rsplit(' ')
-            .next()
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("no address in the server's first line {line:?}"));
+            .stderr(Stdio::null());
+        let process = ServerProcess::start(&mut command, START_PATIENCE)
+            .unwrap_or_else(|error| panic!("{}: {error}", binary.display()));
         RealServer {
-            child,
-            _stdout: stdout,
-            addr,
+            addr: process.addr(),
+            _process: process,
         }
     }
 
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
-}
-
-impl Drop for RealServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `<target>/debug/hftp-server`, beside the directory of this test binary
-/// (`<target>/debug/deps/`).
-fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let binary = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join(format!("hftp-server{}", std::env::consts::EXE_SUFFIX)))
-        .expect("the test binary is in <target>/<profile>/deps");
-    assert!(
-        binary.is_file(),
-        "{} is missing: these tests run the real server. Build it with \
-         `cargo build -p hftp-server`, or run `cargo nextest run --workspace`, \
-         which builds it.",
-        binary.display()
-    );
-    binary
 }
 
 /// How a [`FakeServer`] departs from our server's ways. By default it
@@ -429,21 +383,13 @@ fn serve(mut stream: TcpStream, state: &State, quirks: &Quirks) {
 /// `0 OK` and the slice in base64, on lines of `line_len` characters if
 /// given (one line otherwise).
 fn encode_slice(slice: &[u8], line_len: Option<usize>, out: &mut Vec<u8>) {
-    let mut body = Vec::new();
-    let mut encoder = SliceEncoder::new(slice.len() as u64, out);
-    encoder.encode(slice, &mut body);
-    encoder.finish(&mut body).expect("the whole slice was fed");
-    let Some(line_len) = line_len else {
-        out.extend_from_slice(&body);
-        return;
-    };
-    let base64 = &body[..body.len() - 2];
-    for line in base64.chunks(line_len) {
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
-    }
-    if base64.is_empty() {
-        out.extend_from_slice(b"\r\n");
+    let mut reply = Vec::new();
+    let mut encoder = SliceEncoder::new(slice.len() as u64, &mut reply);
+    encoder.encode(slice, &mut reply);
+    encoder.finish(&mut reply).expect("the whole slice was fed");
+    match line_len {
+        Some(line_len) => out.extend_from_slice(&split_body_into_lines(&reply, line_len)),
+        None => out.extend_from_slice(&reply),
     }
 }
 
