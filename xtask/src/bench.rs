@@ -18,13 +18,14 @@
 //! builds xtask in release and hands over to that binary ([`main`]).
 
 mod crowd;
+mod data;
 mod download;
 mod idle;
 mod listing;
 mod load;
 mod logcost;
 mod probe;
-pub(crate) mod process;
+mod redis;
 mod report;
 mod slice;
 mod slowloris;
@@ -35,63 +36,17 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
+use crate::flags::BenchFlags;
+use crate::process::{self, Engine, Server};
+use crate::units::mib;
+use data::DataDir;
 use load::{Scenario, Workload};
 use probe::Exchange;
-use process::{DataDir, Engine, Redis, Server};
+use redis::Redis;
 use report::{Report, Row, Target, thousands};
 use slice::{Body, Reading};
-
-const USAGE: &str = "\
-usage: cargo xtask bench [OPTIONS]
-
-Builds hftp-server in release, serves a temporary directory with it, and
-measures, in one run on this machine, for every engine the server offers
-(`--engine`; the server is always started with its default options,
-logging included):
-  requests  get_metadata requests/s and per-batch latency (p50, p99) for
-            every connection count and pipelining depth, against
-            redis-server answering inline PING to the same load generator
-            (skipped when redis-server is not on PATH); and the default
-            engine at its default log level against itself at -qq;
-  slices    one get_slice of a large file, base64 and raw, decoded
-            payload MB/s at the client, against the same reply bytes
-            blasted over a loopback socket; and the server's peak RSS;
-  download  `hftp get` of the slice file to a local file, one connection
-            and four, against curl fetching it from nginx on loopback
-            (skipped when nginx is not installed);
-  idle      10,000 idle connections held at once: server RSS, and a fresh
-            client's get_metadata latency meanwhile;
-  slow      1,000 slowloris connections plus 200 slow slice readers, and a
-            fresh client's get_metadata latency and failures meanwhile;
-  stalled   the RSS a stalled reader of a big slice costs the server;
-  listing   50 clients listing a 100,000-file directory at once: the
-            server's peak RSS.
-It prints a Markdown table of the figures, their ratios, the targets of
-the project's targets (met / not met) and the command behind every row, and
-writes it to target/bench/report.md. It exits 0 when the run completed,
-whether or not the targets were met. The served files live in
-target/bench/ while it runs.
-
-options:
-  --quick              short runs (a few minutes in all): 2 s per request
-                       scenario, a 256 MiB slice, shorter probes
-  --only LIST          run only these sections, comma-separated (requests,
-                       slices, idle, slow, stalled, listing) [default: all]
-  --duration SECS      measured seconds per request scenario [default: 10;
-                       quick: 2]
-  --connections LIST   connection counts, comma-separated [default: 1,50]
-  --depths LIST        pipelining depths, comma-separated [default: 1,16]
-  --slice-mib MIB      size of the slice file [default: 1024; quick: 256]
-  --slice-runs N       slice and blast runs, the best kept [default: 7; quick: 3]
-  --idle N             idle connections [default: 10000]
-  --no-redis           skip the redis reference even if it is installed
-  -h, --help           this text
-
-The micro benchmarks of the protocol core are separate:
-  cargo bench -p hftp-proto
-";
 
 /// The file `get_metadata` asks about.
 const SMALL_FILE: &str = "archivo.txt";
@@ -111,8 +66,8 @@ const TARGET_DOWNLOAD: f64 = 0.9;
 const TARGET_DOWNLOAD_PARALLEL: f64 = 1.0;
 const TARGET_RSS_MIB: f64 = 64.0;
 /// The connection count and depths the request targets are set at.
-const TARGET_CONNECTIONS: usize = 50;
-const TARGET_DEPTH_PIPELINED: usize = 16;
+pub const TARGET_CONNECTIONS: usize = 50;
+pub const TARGET_DEPTH_PIPELINED: usize = 16;
 
 /// The counts of the concurrency scenarios. A quick run keeps them (opening
 /// them takes a second or two) and shortens the windows instead: a
@@ -131,7 +86,7 @@ const PATIENCE: Duration = Duration::from_secs(2);
 const SPARE_FDS: usize = 256;
 
 /// The parts of a run, in the order they run.
-const SECTIONS: [&str; 7] = [
+pub const SECTIONS: [&str; 7] = [
     "requests", "slices", "download", "idle", "slow", "stalled", "listing",
 ];
 
@@ -150,71 +105,26 @@ struct Options {
 }
 
 impl Options {
-    fn parse(args: &[String]) -> Result<Option<Options>> {
-        let quick = args.iter().any(|arg| arg == "--quick");
-        let mut options = Options {
+    /// The run `flags` ask for, with the defaults of a quick run or a full one.
+    fn new(flags: &BenchFlags) -> Options {
+        let quick = flags.quick;
+        Options {
             quick,
-            sections: SECTIONS.map(str::to_owned).to_vec(),
-            duration: Duration::from_secs(if quick { 2 } else { 10 }),
-            connections: vec![1, TARGET_CONNECTIONS],
-            depths: vec![1, TARGET_DEPTH_PIPELINED],
-            slice_size: if quick { 256 } else { 1024 } << 20,
-            slice_runs: if quick { 3 } else { 7 },
-            idle: 10_000,
-            redis: true,
-        };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let mut value = || {
-                args.next()
-                    .with_context(|| format!("`{arg}` needs a value\n\n{USAGE}"))
-            };
-            match arg.as_str() {
-                "--quick" => {}
-                "--no-redis" => options.redis = false,
-                "--only" => {
-                    options.sections = value()?.split(',').map(str::to_owned).collect();
-                    if let Some(unknown) = options
-                        .sections
-                        .iter()
-                        .find(|section| !SECTIONS.contains(&section.as_str()))
-                    {
-                        bail!("`--only` knows {}, not `{unknown}`", SECTIONS.join(", "));
-                    }
-                }
-                "--duration" => {
-                    let secs: f64 = parse_number(arg, value()?)?;
-                    if !(secs.is_finite() && secs > 0.0) {
-                        bail!("`--duration` must be a positive number of seconds");
-                    }
-                    options.duration = Duration::from_secs_f64(secs);
-                }
-                "--connections" => options.connections = parse_list(arg, value()?)?,
-                "--depths" => options.depths = parse_list(arg, value()?)?,
-                "--slice-mib" => {
-                    let mib: u64 = parse_number(arg, value()?)?;
-                    if mib == 0 {
-                        bail!("`--slice-mib` must be at least 1");
-                    }
-                    options.slice_size = mib << 20;
-                }
-                "--slice-runs" => {
-                    options.slice_runs = parse_number(arg, value()?)?;
-                    if options.slice_runs == 0 {
-                        bail!("`--slice-runs` must be at least 1");
-                    }
-                }
-                "--idle" => {
-                    options.idle = parse_number(arg, value()?)?;
-                    if options.idle == 0 {
-                        bail!("`--idle` must be at least 1");
-                    }
-                }
-                "-h" | "--help" => return Ok(None),
-                other => bail!("unknown option `{other}`\n\n{USAGE}"),
-            }
+            sections: if flags.only.is_empty() {
+                SECTIONS.map(str::to_owned).to_vec()
+            } else {
+                flags.only.clone()
+            },
+            duration: flags
+                .duration
+                .unwrap_or(Duration::from_secs(if quick { 2 } else { 10 })),
+            connections: flags.connections.clone(),
+            depths: flags.depths.clone(),
+            slice_size: flags.slice_mib.unwrap_or(if quick { 256 } else { 1024 }) << 20,
+            slice_runs: flags.slice_runs.unwrap_or(if quick { 3 } else { 7 }),
+            idle: flags.idle,
+            redis: !flags.no_redis,
         }
-        Ok(Some(options))
     }
 
     /// Unmeasured time before each half of a scenario, so that connection
@@ -233,34 +143,12 @@ impl Options {
     }
 }
 
-fn parse_number<T: std::str::FromStr>(option: &str, value: &str) -> Result<T> {
-    value
-        .parse()
-        .ok()
-        .with_context(|| format!("`{option}` takes a number, not `{value}`"))
-}
-
-fn parse_list(option: &str, value: &str) -> Result<Vec<usize>> {
-    let list = value
-        .split(',')
-        .map(|item| parse_number::<usize>(option, item.trim()))
-        .collect::<Result<Vec<_>>>()?;
-    if list.is_empty() || list.contains(&0) {
-        bail!("`{option}` takes positive numbers, comma-separated");
-    }
-    Ok(list)
-}
-
-/// `cargo xtask bench ARGS`.
-pub fn main(args: &[String]) -> Result<()> {
-    let Some(options) = Options::parse(args)? else {
-        print!("{USAGE}");
-        return Ok(());
-    };
+/// `cargo xtask bench FLAGS`.
+pub fn main(flags: &BenchFlags) -> Result<()> {
     if cfg!(debug_assertions) {
-        return crate::release::hand_over("bench", args);
+        return crate::release::hand_over("bench");
     }
-    run(&options)
+    run(&Options::new(flags))
 }
 
 /// The whole benchmark, in the optimised build.
@@ -553,11 +441,6 @@ fn requests(
         reply: &exchange.reply,
         lines_per_reply: 2,
     };
-    let ping = Workload {
-        request: b"PING\r\n",
-        reply: b"+PONG\r\n",
-        lines_per_reply: 1,
-    };
     for &connections in &options.connections {
         for &depth in &options.depths {
             let scenario = Scenario {
@@ -576,7 +459,7 @@ fn requests(
                 })
             };
             let run_redis = |redis: &Redis| {
-                load::run(redis.addr(), &ping, &scenario)
+                load::run(redis.addr(), &load::PING, &scenario)
                     .with_context(|| format!("PING against redis-server, {scenario}"))
             };
             // Two halves in the order engines, redis, redis, engines
@@ -709,10 +592,7 @@ fn slices_of(body: Body, options: &Options, servers: &[Server], report: &mut Rep
         ),
     };
     let mut blast = Best::default();
-    let mut best: Vec<[Result<Best>; 2]> = servers
-        .iter()
-        .map(|_| [Ok(Best::default()), Ok(Best::default())])
-        .collect();
+    let mut best = Best::per_server::<2>(servers);
     for run in 1..=options.slice_runs {
         eprintln!(
             "xtask bench: {kind}get_slice of {} MiB and the loopback blast, run {run}/{}",
@@ -721,12 +601,9 @@ fn slices_of(body: Body, options: &Options, servers: &[Server], report: &mut Rep
         );
         for (server, best) in servers.iter().zip(&mut best) {
             for (reading, best) in [Reading::Decode, Reading::Count].into_iter().zip(best) {
-                if let Ok(so_far) = best {
-                    match slice::hftp_slice(server.addr(), SLICE_FILE, size, body, reading) {
-                        Ok(time) => so_far.add(time),
-                        Err(error) => *best = Err(error),
-                    }
-                }
+                Best::record(best, || {
+                    slice::hftp_slice(server.addr(), SLICE_FILE, size, body, reading)
+                });
             }
         }
         blast.add(slice::blast(&blast_data).context("the loopback blast")?);
@@ -797,10 +674,7 @@ fn downloads(
     let out = download::out_dir(bench_dir)?.join(SLICE_FILE);
     let size = options.slice_size;
     let mut reference = Best::default();
-    let mut best: Vec<[Result<Best>; 2]> = servers
-        .iter()
-        .map(|_| [Ok(Best::default()), Ok(Best::default())])
-        .collect();
+    let mut best = Best::per_server::<2>(servers);
     for run in 1..=options.slice_runs {
         eprintln!(
             "xtask bench: hftp get and curl of {} MiB, run {run}/{}",
@@ -815,17 +689,14 @@ fn downloads(
         reference.add(download::fetch(&mut curl_command, &out, size).context("curl from nginx")?);
         for (server, best) in servers.iter().zip(&mut best) {
             for (jobs, best) in ["1", "4"].into_iter().zip(best.iter_mut()) {
-                if let Ok(so_far) = best {
+                Best::record(best, || {
                     let mut get = Command::new(&hftp);
                     get.args(["-H", "127.0.0.1", "-p"])
                         .arg(server.addr().port().to_string())
                         .args(["get", "-j", jobs, SLICE_FILE, "-o"])
                         .arg(&out);
-                    match download::fetch(&mut get, &out, size) {
-                        Ok(time) => so_far.add(time),
-                        Err(error) => *best = Err(error),
-                    }
-                }
+                    download::fetch(&mut get, &out, size)
+                });
             }
         }
     }
@@ -900,6 +771,25 @@ impl Best {
     fn add(&mut self, time: Duration) {
         self.0 = self.0.min(time);
     }
+
+    /// For each server, `N` ways of measuring it, none run yet.
+    fn per_server<const N: usize>(servers: &[Server]) -> Vec<[Result<Best>; N]> {
+        servers
+            .iter()
+            .map(|_| std::array::from_fn(|_| Ok(Best::default())))
+            .collect()
+    }
+
+    /// Runs one more try of a way of measuring unless an earlier one
+    /// failed: its time counts, or its error ends that way's tries.
+    fn record(best: &mut Result<Best>, run: impl FnOnce() -> Result<Duration>) {
+        if let Ok(so_far) = best {
+            match run() {
+                Ok(time) => so_far.add(time),
+                Err(error) => *best = Err(error),
+            }
+        }
+    }
 }
 
 /// Decoded payload bytes per second, in MB/s (10⁶ bytes).
@@ -916,10 +806,6 @@ fn bytes(count: u64) -> String {
     }
 }
 
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / f64::from(1 << 20)
-}
-
 /// A rate with an SI prefix: `812`, `45.2 k`, `1.31 M`.
 fn si(value: f64) -> String {
     if value >= 1e6 {
@@ -934,21 +820,32 @@ fn si(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flags::{Task, parse};
+    use anyhow::bail;
 
-    fn args(line: &str) -> Vec<String> {
-        line.split_whitespace().map(str::to_owned).collect()
+    /// The run `line` (flags after `cargo xtask bench`) asks for; `None`
+    /// for help.
+    fn options(line: &str) -> Result<Option<Options>> {
+        Ok(match parse(&format!("bench {line}"))? {
+            Some(Task::Bench(flags)) => Some(Options::new(&flags)),
+            Some(other) => bail!("not bench: {other:?}"),
+            None => None,
+        })
     }
 
     #[test]
     fn quick_defaults_and_overrides() -> Result<()> {
-        let options = Options::parse(&args("--quick --connections 2,8 --duration 0.5"))?
-            .context("not help")?;
-        assert!(options.quick);
-        assert_eq!(options.connections, [2, 8]);
-        assert_eq!(options.depths, [1, 16]);
-        assert_eq!(options.duration, Duration::from_millis(500));
-        assert_eq!(options.slice_size, 256 << 20);
-        assert_eq!(options.slice_runs, 3);
+        let quick = options("--quick --connections 2,8 --duration 0.5")?.context("not help")?;
+        assert!(quick.quick);
+        assert_eq!(quick.connections, [2, 8]);
+        assert_eq!(quick.depths, [1, 16]);
+        assert_eq!(quick.duration, Duration::from_millis(500));
+        assert_eq!(quick.slice_size, 256 << 20);
+        assert_eq!(quick.slice_runs, 3);
+        let full = options("--only requests,idle")?.context("not help")?;
+        assert_eq!((full.slice_size, full.slice_runs), (1024 << 20, 7));
+        assert_eq!(full.sections, ["requests", "idle"]);
+        assert_eq!(full.idle, 10_000);
         Ok(())
     }
 
@@ -961,15 +858,18 @@ mod tests {
             "--duration -1",
             "--duration",
             "--slice-mib 0",
+            "--slice-runs 0",
+            "--idle 0",
+            "--only requests,everything",
             "--frobnicate",
         ] {
-            assert!(Options::parse(&args(line)).is_err(), "{line}");
+            assert!(options(line).is_err(), "{line}");
         }
     }
 
     #[test]
     fn help_is_not_a_run() -> Result<()> {
-        assert!(Options::parse(&args("--quick -h"))?.is_none());
+        assert!(options("--quick -h")?.is_none());
         Ok(())
     }
 

@@ -2,44 +2,33 @@
 //!
 //! Tasks are plain functions that call `cargo` through [`cargo`], so there is
 //! no shell script to drift from what CI really runs.
+//! Their flags are declared once, in [`flags`]; what they start (the
+//! server, the references) is in [`process`].
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
+use clap::Parser;
+
+use flags::{Task, Xtask};
 
 mod bench;
+mod flags;
+mod process;
 mod release;
 mod soak;
 #[cfg(test)]
 mod tidy;
-
-const USAGE: &str = "\
-usage: cargo xtask <task>
-
-tasks:
-  ci      the one test command: fmt, clippy, tests, doc tests, docs
-  bench   the end-to-end benchmark against redis PING and a loopback blast
-          (`cargo xtask bench --help`); opt-in, not part of `ci`. The micro
-          benchmarks are separate: `cargo bench -p hftp-proto`
-  soak    many clients issuing random requests for a while, every reply
-          checked byte for byte (`cargo xtask soak --help`); opt-in
-  help    this text
-";
+mod units;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("ci") => ci(),
-        Some("bench") => bench::main(&args[1..]),
-        Some("soak") => soak::main(&args[1..]),
-        Some("help" | "-h" | "--help") => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        Some(other) => Err(anyhow::anyhow!("unknown task `{other}`\n\n{USAGE}")),
-        None => Err(anyhow::anyhow!("no task given\n\n{USAGE}")),
+    let xtask = Xtask::parse();
+    let result = match xtask.task {
+        Task::Ci => ci(),
+        Task::Bench(flags) => bench::main(&flags),
+        Task::Soak(flags) => soak::main(&flags),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

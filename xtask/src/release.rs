@@ -8,15 +8,14 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// Builds xtask and `hftp-server` in release, then runs `cargo xtask TASK
-/// ARGS` from the release xtask.
-pub fn hand_over(task: &str, args: &[String]) -> Result<()> {
+/// Builds xtask and `hftp-server` in release, then runs the release
+/// xtask with this one's arguments (`TASK ARGS...`, as checked already).
+pub fn hand_over(task: &str) -> Result<()> {
     eprintln!("xtask {task}: building xtask and hftp-server in release");
     build(&["build", "--release", "-p", "xtask", "-p", "hftp-server"])?;
     let xtask = binary("xtask");
     let status = Command::new(&xtask)
-        .arg(task)
-        .args(args)
+        .args(env::args_os().skip(1))
         .status()
         .with_context(|| format!("could not run {}", xtask.display()))?;
     if !status.success() {

@@ -7,20 +7,16 @@ use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::process::Guard;
-
-/// How long nginx may take to listen.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::process::{ChildGuard, wait_until_ready};
 
 /// An nginx serving one directory on a loopback port, stopped on drop.
 #[derive(Debug)]
 pub struct Nginx {
-    _child: Guard,
+    _child: ChildGuard,
     addr: SocketAddr,
 }
 
@@ -69,17 +65,8 @@ impl Nginx {
             .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("could not start {}", binary.display()))?;
-        let mut child = Guard(child);
-        let deadline = Instant::now() + START_TIMEOUT;
-        while TcpStream::connect(addr).is_err() {
-            if let Some(status) = child.0.try_wait()? {
-                bail!("nginx exited at start ({status})");
-            }
-            if Instant::now() > deadline {
-                bail!("nginx did not listen within {START_TIMEOUT:?}");
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        let mut child = ChildGuard(child);
+        wait_until_ready(&mut child, "nginx", || TcpStream::connect(addr).is_ok())?;
         Ok(Nginx {
             _child: child,
             addr,

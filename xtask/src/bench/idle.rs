@@ -11,11 +11,12 @@
 
 use std::time::Duration;
 
+use super::SMALL_FILE;
 use super::crowd::Crowd;
 use super::probe::{self, Exchange, Probe};
-use super::process::Server;
 use super::report::{Row, Target, thousands};
-use super::{SMALL_FILE, mib};
+use crate::process::Server;
+use crate::units::mib;
 
 /// The targets for the default engine.
 const TARGET_RSS_MIB: f64 = 40.0;

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::load::count_line_ends;
-use super::mib;
-use super::process::Server;
 use super::report::{Row, Target, thousands};
+use crate::process::Server;
+use crate::units::mib;
 
 const TARGET_PEAK_MIB: f64 = 64.0;
 /// How long one client may wait for the next bytes of its listing.

@@ -29,6 +29,13 @@ pub struct Workload<'a> {
     pub lines_per_reply: usize,
 }
 
+/// The reference's workload: redis answering inline `PING`.
+pub const PING: Workload<'static> = Workload {
+    request: b"PING\r\n",
+    reply: b"+PONG\r\n",
+    lines_per_reply: 1,
+};
+
 /// How hard to push.
 #[derive(Debug, Clone, Copy)]
 pub struct Scenario {
@@ -247,21 +254,19 @@ mod tests {
         Ok(addr)
     }
 
+    fn scenario(connections: usize, depth: usize, warmup_ms: u64, duration_ms: u64) -> Scenario {
+        Scenario {
+            connections,
+            depth,
+            warmup: Duration::from_millis(warmup_ms),
+            duration: Duration::from_millis(duration_ms),
+        }
+    }
+
     #[test]
     fn counts_replies_and_latencies() -> Result<()> {
         let addr = pong_server()?;
-        let workload = Workload {
-            request: b"PING\r\n",
-            reply: b"+PONG\r\n",
-            lines_per_reply: 1,
-        };
-        let scenario = Scenario {
-            connections: 3,
-            depth: 4,
-            warmup: Duration::from_millis(20),
-            duration: Duration::from_millis(200),
-        };
-        let outcome = run(addr, &workload, &scenario)?;
+        let outcome = run(addr, &PING, &scenario(3, 4, 20, 200))?;
         assert!(outcome.replies > 0);
         assert_eq!(outcome.replies % 4, 0);
         assert_eq!(outcome.latencies.len() as u64 * 4, outcome.replies);
@@ -277,13 +282,7 @@ mod tests {
             reply: b"0 OK\r\n",
             lines_per_reply: 1,
         };
-        let scenario = Scenario {
-            connections: 1,
-            depth: 1,
-            warmup: Duration::ZERO,
-            duration: Duration::from_millis(10),
-        };
-        assert!(run(addr, &workload, &scenario).is_err());
+        assert!(run(addr, &workload, &scenario(1, 1, 0, 10)).is_err());
         Ok(())
     }
 

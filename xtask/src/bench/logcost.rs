@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::load::{self, Scenario, Workload};
-use super::process::{Engine, Server};
 use super::report::{Row, Target};
+use crate::process::{Engine, Server};
 
 /// The logged server must keep at least this share of the quiet one's
 /// rate (nginx's buffered `access_log` costs about that).

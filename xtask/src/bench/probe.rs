@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::data::SMALL_FILE_LEN;
 use super::load::{Outcome, nanos};
-use super::process::SMALL_FILE_LEN;
 
 /// Failures in a row after which the probe stops trying.
 const GIVE_UP_AFTER: usize = 3;

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::process::Server;
+use crate::process::Server;
 
 /// A target of the project and the figure it judges.
 #[derive(Debug, Clone, Copy)]

@@ -3,17 +3,16 @@
 //! and raw (the 2026 kit's `get_slice … raw`, which the server sends with
 //! `sendfile`).
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use hftp_proto::{
-    FileName, ReplyDecoder, ReplyEvent, Request, SliceEncoder, Status, encode_raw_slice_head,
-};
+use hftp_proto::{FileName, ReplyEvent, Request, SliceEncoder, Status, encode_raw_slice_head};
+use hftp_test_support::{ReplyReader, socket, wire};
 
-use super::process::{PATTERN_LEN, pattern};
+use super::data::{PATTERN_LEN, pattern};
 
 /// Bytes read from the socket at once, by both readers alike. 256 KiB,
 /// not more: the decoder reads back what `read` just wrote, and a buffer
@@ -71,9 +70,7 @@ pub fn request(name: &str, size: u64) -> Result<Vec<u8>> {
 
 /// The wire bytes of `get_slice NAME 0 SIZE`, raw or not.
 pub fn body_request(name: &str, size: u64, body: Body) -> Result<Vec<u8>> {
-    let mut wire = Vec::new();
-    slice_request(name, size, body)?.encode(&mut wire);
-    Ok(wire)
+    Ok(wire(&slice_request(name, size, body)?))
 }
 
 /// Asks the server at `addr` for the whole of `name` (`size` bytes) with
@@ -87,17 +84,16 @@ pub fn hftp_slice(
     reading: Reading,
 ) -> Result<Duration> {
     let request = slice_request(name, size, body)?;
-    let mut wire = Vec::new();
-    request.encode(&mut wire);
     let mut buf = vec![0; READ_BUF_LEN];
+    let mut reader = ReplyReader::new(READ_BUF_LEN);
     let mut stream =
         TcpStream::connect(addr).with_context(|| format!("could not connect to {addr}"))?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     let start = Instant::now();
-    stream.write_all(&wire)?;
+    stream.write_all(&wire(&request))?;
     match reading {
         Reading::Decode => {
-            let payload = decode_reply(&mut stream, &request, &mut buf)?;
+            let payload = decode_reply(&mut stream, &request, &mut reader)?;
             if payload != size {
                 bail!("the slice decoded to {payload} bytes, not {size}");
             }
@@ -108,30 +104,23 @@ pub fn hftp_slice(
 }
 
 /// Reads and decodes the reply to `request`; returns the payload's size.
-fn decode_reply(stream: &mut TcpStream, request: &Request, buf: &mut [u8]) -> Result<u64> {
-    let mut decoder = ReplyDecoder::new(request);
+fn decode_reply(
+    stream: &mut TcpStream,
+    request: &Request,
+    reader: &mut ReplyReader,
+) -> Result<u64> {
     let mut payload = 0u64;
-    loop {
-        let read = stream.read(buf).context("read failed")?;
-        if read == 0 {
-            decoder.finish()?;
-            bail!("the server closed the connection after the reply");
-        }
-        let mut input = &buf[..read];
-        loop {
-            let (consumed, event) = decoder.decode(input)?;
-            input = &input[consumed..];
-            match event {
-                Some(ReplyEvent::Status(status)) if status != Status::Ok => {
-                    bail!("the slice was refused: {status}")
-                }
-                Some(ReplyEvent::Data(data)) => payload += data.len() as u64,
-                Some(ReplyEvent::End) => return Ok(payload),
-                Some(_) => {}
-                None => break,
+    reader.read_reply(stream, request, |event| {
+        match event {
+            ReplyEvent::Status(status) if status != Status::Ok => {
+                bail!("the slice was refused: {status}")
             }
+            ReplyEvent::Data(data) => payload += data.len() as u64,
+            _ => {}
         }
-    }
+        Ok(())
+    })?;
+    Ok(payload)
 }
 
 /// Reads and discards `total` bytes.
@@ -225,7 +214,7 @@ pub fn blast(data: &BlastData) -> Result<Duration> {
     thread::scope(|scope| {
         let writer = scope.spawn(|| -> Result<()> {
             let (mut stream, _) = listener.accept()?;
-            set_send_buffer(&stream, BLAST_SEND_BUFFER)?;
+            socket::set_send_buffer(&stream, BLAST_SEND_BUFFER)?;
             let mut request = [0; 1];
             stream.read_exact(&mut request)?;
             stream.write_all(&data.head)?;
@@ -246,35 +235,6 @@ pub fn blast(data: &BlastData) -> Result<Duration> {
         }
         Ok(elapsed)
     })
-}
-
-#[cfg(unix)]
-fn set_send_buffer(stream: &TcpStream, bytes: usize) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-
-    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap_or(4);
-    // SAFETY: the descriptor is the live socket `stream` owns, and the
-    // option value points at a `c_int` of the length passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
-            (&raw const value).cast(),
-            len,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(unix))]
-fn set_send_buffer(_stream: &TcpStream, _bytes: usize) -> io::Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]

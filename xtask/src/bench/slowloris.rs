@@ -17,10 +17,10 @@ use anyhow::Result;
 
 use super::crowd::Crowd;
 use super::probe::{self, Exchange, Probe};
-use super::process::Server;
 use super::report::{Row, Target, thousands};
 use super::slice;
 use super::{SLICE_FILE, SMALL_FILE};
+use crate::process::Server;
 
 const TARGET_P99_MS: f64 = 50.0;
 /// What a slowloris sends, a byte at a time: a request line that never

@@ -12,11 +12,12 @@
 use anyhow::{Context, Result};
 
 use super::crowd::Crowd;
+use super::data::SMALL_FILE_LEN;
 use super::probe::{self, Exchange, Probe};
-use super::process::{SMALL_FILE_LEN, Server};
 use super::report::{Row, Target, thousands};
 use super::slice::{self, Body, Reading};
 use super::{SLICE_FILE, SMALL_FILE};
+use crate::process::Server;
 
 const TARGET_KIB: f64 = 64.0;
 /// A raw slice in flight against a tiny one: a page or two of noise.
