@@ -17,6 +17,18 @@ fn run(args: &[&str]) -> Output {
         .expect("the server runs")
 }
 
+/// Runs the server on 127.0.0.1 at a port another socket holds, serving a
+/// fresh directory given after `before_dir` (`-d`, or nothing for the
+/// positional form); returns its output and the port.
+fn run_on_a_taken_port(before_dir: &[&str]) -> (Output, String) {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let port = taken.local_addr().expect("an address").port().to_string();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let dir = dir.path().to_str().expect("utf-8");
+    let args = [&["-a", "127.0.0.1", "-p", &port][..], before_dir, &[dir]].concat();
+    (run(&args), port)
+}
+
 /// Asserts a failed start: exit `code`, nothing on stdout, and an error
 /// message holding `words` (one line, unless clap adds its usage hint).
 fn assert_fails(output: &Output, code: i32, words: &[&str]) -> String {
@@ -81,17 +93,7 @@ fn a_file_as_directory_is_refused() {
 
 #[test]
 fn a_busy_port_is_one_sentence_and_exit_1() {
-    let taken = TcpListener::bind("127.0.0.1:0").expect("a listener");
-    let port = taken.local_addr().expect("an address").port().to_string();
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let output = run(&[
-        "-a",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-d",
-        dir.path().to_str().expect("utf-8"),
-    ]);
+    let (output, port) = run_on_a_taken_port(&["-d"]);
     let stderr = assert_fails(&output, 1, &["cannot listen on", &port, "in use"]);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
@@ -235,16 +237,7 @@ fn a_host_name_a_positional_dir_and_the_environment_are_understood() {
 
 #[test]
 fn start_up_errors_carry_no_os_error_codes() {
-    let taken = TcpListener::bind("127.0.0.1:0").expect("a listener");
-    let port = taken.local_addr().expect("an address").port().to_string();
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let output = run(&[
-        "-a",
-        "127.0.0.1",
-        "-p",
-        &port,
-        dir.path().to_str().expect("utf-8"),
-    ]);
+    let (output, _) = run_on_a_taken_port(&[]);
     let stderr = assert_fails(&output, 1, &["cannot listen on", "in use"]);
     assert!(!stderr.contains("os error"), "{stderr}");
 }

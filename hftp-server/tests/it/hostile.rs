@@ -30,6 +30,19 @@ fn patience(client: &Client, secs: u64) {
         .expect("a read timeout");
 }
 
+/// A server with `--workers` [`WORKERS`] and an idle timeout of
+/// [`IDLE_SECS`], serving `f`.
+fn small_pool() -> Server {
+    let server = Server::start_with(&[
+        "--workers",
+        &WORKERS.to_string(),
+        "--idle-timeout",
+        &IDLE_SECS.to_string(),
+    ]);
+    server.file("f", "served");
+    server
+}
+
 /// Idle connections, half of them stopped in the middle of a request line
 /// (the classic slowloris), one more than the pool and its queue hold.
 fn slowloris(server: &Server, count: usize) -> Vec<Client> {
@@ -46,13 +59,7 @@ fn slowloris(server: &Server, count: usize) -> Vec<Client> {
 
 #[test]
 fn idle_connections_beyond_the_workers_do_not_lock_out_a_new_client() {
-    let server = Server::start_with(&[
-        "--workers",
-        &WORKERS.to_string(),
-        "--idle-timeout",
-        &IDLE_SECS.to_string(),
-    ]);
-    server.file("f", "served");
+    let server = small_pool();
     // More than the workers, fewer than the workers and their queue: the
     // first idle timeout frees enough workers for the newcomer.
     let mut idle = slowloris(&server, WORKERS + 2);
@@ -85,13 +92,7 @@ fn idle_connections_beyond_the_workers_do_not_lock_out_a_new_client() {
 /// (Before that commit this waited one idle timeout per round.)
 #[test]
 fn four_rounds_of_idle_connections_still_let_a_new_client_in_after_one_timeout() {
-    let server = Server::start_with(&[
-        "--workers",
-        &WORKERS.to_string(),
-        "--idle-timeout",
-        &IDLE_SECS.to_string(),
-    ]);
-    server.file("f", "served");
+    let server = small_pool();
     let mut idle = slowloris(&server, 4 * WORKERS);
     let mut fresh = server.connect();
     // Slack for a loaded machine, well below the four idle timeouts the
