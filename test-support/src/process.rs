@@ -53,6 +53,8 @@ impl Drop for ChildGuard {
 pub struct ServerProcess {
     child: ChildGuard,
     addr: SocketAddr,
+    /// The start-up line, its line end included.
+    line: String,
     /// Kept open: the server may write to its stdout again, and must not
     /// find a closed pipe.
     _stdout: BufReader<ChildStdout>,
@@ -84,10 +86,13 @@ impl ServerProcess {
             Ok((line, stdout)) => (line.map_err(StartError::Read)?, stdout),
             Err(_) => return Err(StartError::Silent(patience)),
         };
-        let addr = serving_address(&line).ok_or(StartError::NotServing(line))?;
+        let Some(addr) = serving_address(&line) else {
+            return Err(StartError::NotServing(line));
+        };
         Ok(ServerProcess {
             child,
             addr,
+            line,
             _stdout: stdout,
         })
     }
@@ -95,6 +100,12 @@ impl ServerProcess {
     /// The address the server said it serves on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The line the server started with, `Serving DIR on ADDR:PORT` and
+    /// its line end.
+    pub fn serving_line(&self) -> &str {
+        &self.line
     }
 
     /// The server's process id.

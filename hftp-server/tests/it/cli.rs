@@ -1,13 +1,14 @@
 //! The command line: the `Serving` line, defaults, and errors as one
 //! sentence with a non-zero exit.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
 
 use hftp_proto::Request;
 
-use crate::support::{BIN, Client, Reply, Server};
+use hftp_test_support::{ServerProcess, StartError};
+
+use crate::support::{BIN, Client, PATIENCE, Reply, Server};
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -46,24 +47,21 @@ fn assert_fails(output: &Output, code: i32, words: &[&str]) -> String {
 fn serving_line_and_default_directory() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::write(dir.path().join("here"), "").expect("a file");
-    let mut child = Command::new(BIN)
-        .args(["-a", "127.0.0.1", "-p", "0", "-q"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the first line");
+    let server = ServerProcess::start(
+        Command::new(BIN)
+            .args(["-a", "127.0.0.1", "-p", "0", "-q"])
+            .current_dir(dir.path())
+            .stderr(Stdio::null()),
+        PATIENCE,
+    )
+    .expect("the server starts");
+    let line = server.serving_line().to_owned();
     let addr = line.strip_prefix("Serving . on 127.0.0.1:");
     let port: Option<u16> = addr.and_then(|port| port.trim_end().parse().ok());
     let served = port
         .filter(|&p| p != 0)
         .map(|port| Client::connect(([127, 0, 0, 1], port).into()).ask(&Request::GetFileListing));
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     assert!(line.ends_with('\n'), "{line:?}");
     assert_eq!(
         served,
@@ -156,30 +154,22 @@ fn help_documents_every_option() {
 /// Starts the server with `args` and `env` (from `dir`), reads its
 /// start-up line, and connects to the line's last word.
 fn serve_and_ask(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> (String, Reply) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the first line");
-    let addr = line
-        .split_whitespace()
-        .last()
-        .and_then(|addr| addr.parse().ok());
-    let reply = addr.map(|addr| Client::connect(addr).ask(&Request::GetFileListing));
-    let _ = child.kill();
-    let _ = child.wait();
-    (
-        line,
-        reply.unwrap_or(Reply::Status(hftp_proto::Status::BadRequest)),
-    )
+    let started = ServerProcess::start(
+        Command::new(BIN)
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(dir)
+            .stderr(Stdio::null()),
+        PATIENCE,
+    );
+    match started {
+        Ok(server) => {
+            let reply = Client::connect(server.addr()).ask(&Request::GetFileListing);
+            (server.serving_line().to_owned(), reply)
+        }
+        Err(StartError::NotServing(line)) => (line, Reply::Status(hftp_proto::Status::BadRequest)),
+        Err(error) => panic!("{error}"),
+    }
 }
 
 #[test]
