@@ -7,10 +7,13 @@ use anyhow::{Context, Result};
 use hftp_proto::{FileName, OUTPUT_LIMIT};
 use hftp_test_support::noise;
 
-/// The most file bytes the server reads at once for a base64 slice: what
-/// fits in a session's output once encoded (`hftp_proto::ServerSession`
-/// asks for no more; the server's raw slices go in reads of their own
-/// size, which hftp-server does not export).
+/// The file bytes one read of a slice brings, where the reads of a body
+/// meet: what fits in a session's output once base64-encoded, which is
+/// both the most a session's `Action::Read` asks for and a thread-pool
+/// worker's file buffer; an event loop's buffer is eight of them. Only
+/// `OUTPUT_LIMIT` is exported (hftp-server keeps its buffer sizes, and
+/// hftp-proto the length below which a base64 body goes through the
+/// session's output, to themselves), so the sizes are derived from it.
 const READ_CHUNK: usize = OUTPUT_LIMIT / 4 * 3;
 
 /// The served files: name and content.
@@ -33,7 +36,8 @@ impl Files {
         ("k-1.bin", 1023),
         ("k.bin", 1024),
         ("k_plus_1.bin", 1025),
-        // Around a few of the reads a base64 slice is made of.
+        // Where the reads of a slice meet: two of a worker's, one of an
+        // event loop's.
         ("chunks2-1", 2 * READ_CHUNK - 1),
         ("chunks2", 2 * READ_CHUNK),
         ("chunks2.plus.1", 2 * READ_CHUNK + 1),
