@@ -433,7 +433,7 @@ impl Client {
         request: &Request,
         mut on_body: impl FnMut(ReplyEvent<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        self.decoder.expect(request);
+        self.decoder.reset(request);
         // The part of a line the decoder took in earlier reads, to quote
         // it whole should it turn out malformed.
         let mut partial = Vec::new();

@@ -151,13 +151,13 @@ impl ReplyDecoder {
             quad_len: 0,
             decoded: Vec::new(),
         };
-        decoder.expect(request);
+        decoder.reset(request);
         decoder
     }
 
     /// Makes the decoder ready for the reply to `request`, reusing its
     /// buffers.
-    pub fn expect(&mut self, request: &Request) {
+    pub fn reset(&mut self, request: &Request) {
         self.body = match *request {
             Request::GetFileListing => Body::Listing,
             Request::GetMetadata { .. } => Body::Metadata,

@@ -273,7 +273,7 @@ proptest! {
             }
         }
         prop_assert_eq!(&decoded, &names);
-        decoder.expect(&Request::GetMetadata { name: FileName::new("f").expect("valid") });
+        decoder.reset(&Request::GetMetadata { name: FileName::new("f").expect("valid") });
         let mut sizes = Vec::new();
         while !decoder.is_done() {
             let (consumed, event) = decoder.decode(input).expect("valid metadata");

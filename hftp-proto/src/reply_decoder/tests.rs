@@ -212,7 +212,7 @@ fn a_decoder_is_reused_for_the_next_request() {
     );
     assert_eq!(decoder.decode(b""), Ok((0, Some(ReplyEvent::End))));
     assert!(decoder.is_done());
-    decoder.expect(&metadata());
+    decoder.reset(&metadata());
     assert!(!decoder.is_done());
     assert_eq!(decoder.finish(), Err(ReplyError::Truncated));
     assert_eq!(

@@ -87,9 +87,9 @@ fn idle_connections_beyond_the_workers_do_not_lock_out_a_new_client() {
 
 /// The slowloris at scale: four rounds of idle connections. A queued
 /// connection's first request is due within the idle timeout of its
-/// accept (59b1802), not of the moment a worker takes it, so rounds do not
-/// add up: the newcomer is still served when the first round times out.
-/// (Before that commit this waited one idle timeout per round.)
+/// accept, not of the moment a worker takes it, so rounds do not add up:
+/// the newcomer is still served when the first round times out, not one
+/// idle timeout per round later.
 #[test]
 fn four_rounds_of_idle_connections_still_let_a_new_client_in_after_one_timeout() {
     let server = small_pool();
