@@ -86,8 +86,8 @@ const PATIENCE: Duration = Duration::from_secs(2);
 const SPARE_FDS: usize = 256;
 
 /// The parts of a run, in the order they run.
-pub const SECTIONS: [&str; 7] = [
-    "requests", "slices", "download", "idle", "slow", "stalled", "listing",
+pub const SECTIONS: [&str; 8] = [
+    "requests", "logcost", "slices", "download", "idle", "slow", "stalled", "listing",
 ];
 
 /// What the command line asked for.
@@ -183,6 +183,16 @@ fn run(options: &Options) -> Result<()> {
     let exchange = Exchange::get_metadata(SMALL_FILE)?;
     let mut report = Report::new(context(options));
 
+    if options.runs("logcost") && !options.runs("requests") {
+        log_cost(
+            options,
+            &binary,
+            data.path(),
+            &engines,
+            &exchange,
+            &mut report,
+        );
+    }
     if options.runs("requests") || options.runs("slices") || options.runs("download") {
         let servers = engines
             .iter()

@@ -34,8 +34,11 @@ pub enum Task {
     /// requests: get_metadata requests/s and per-batch latency (p50, p99)
     /// for every connection count and pipelining depth, against
     /// redis-server answering inline PING to the same load generator
-    /// (skipped when redis-server is not on PATH); and the default engine
-    /// at its default log level against itself at -qq.
+    /// (skipped when redis-server is not on PATH); and logcost.
+    ///
+    /// logcost: get_metadata at 50 connections, depth 16, the default
+    /// engine at its default log level against itself at -qq (also part
+    /// of requests).
     ///
     /// slices: one get_slice of a large file, base64 and raw, decoded
     /// payload MB/s at the client, against the same reply bytes blasted
