@@ -257,9 +257,13 @@ impl Conn {
     /// aborted after BYTES B in MS ms`. Written as bytes, not through
     /// `log::info!`: it is the one line per request.
     fn log_answered(&mut self) {
+        // Not the turn's time: most answers take less than a turn. One read
+        // of the clock for the answers completed so far, which also stamps
+        // their lines.
+        let mut now = None;
         while let Some(answered) = self.session.poll_answered() {
-            // Not the turn's time: most answers take less than a turn.
-            let micros = answered.received.elapsed().as_micros();
+            let now = *now.get_or_insert_with(Instant::now);
+            let micros = now.saturating_duration_since(answered.received).as_micros();
             let micros = u64::try_from(micros).unwrap_or(u64::MAX);
             let status = answered.status;
             let level = if status.is_fatal() && !answered.aborted {
@@ -267,7 +271,7 @@ impl Conn {
             } else {
                 log::Level::Info
             };
-            logger::log_bytes(level, |out| {
+            logger::log_bytes(level, now, |out| {
                 out.extend_from_slice(self.name.as_bytes());
                 out.push(b' ');
                 answered.line.write_to(out);

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser, ValueEnum};
 use hftp_server::listen::Addresses;
-use hftp_server::{Config, Engine, Server, logger};
+use hftp_server::logger::{self, Format};
+use hftp_server::{Config, Engine, Server};
 use log::LevelFilter;
 
 /// Serve the regular files of a directory over HFTP, the Home-made File
@@ -89,6 +90,21 @@ struct Args {
     /// Log less: -q only warnings and errors, -qq only errors.
     #[arg(short, long, action = ArgAction::Count)]
     quiet: u8,
+
+    /// How log lines start: `rfc3339`, a UTC time and the level
+    /// (`2026-12-01T23:13:38.738Z INFO  …`); or `journald`, for a systemd
+    /// service, whose journal stamps each line itself: the level as a
+    /// syslog priority prefix systemd reads (`<6>…` info, `<4>` warning,
+    /// `<3>` error, `<7>` debug and trace), no time.
+    #[arg(long, value_enum, value_name = "FORMAT", env = "HFTP_LOG_FORMAT",
+          default_value_t = LogFormat::Rfc3339)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Rfc3339,
+    Journald,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -177,7 +193,11 @@ fn resolve(text: &str) -> Result<Host, String> {
 fn main() -> ExitCode {
     tune_allocator();
     let args = Args::parse();
-    logger::init(args.log_level());
+    let format = match args.log_format {
+        LogFormat::Rfc3339 => Format::Rfc3339,
+        LogFormat::Journald => Format::Journald,
+    };
+    logger::init(args.log_level(), format);
     let result = run(&args);
     logger::flush();
     match result {

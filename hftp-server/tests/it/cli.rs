@@ -146,6 +146,9 @@ fn help_documents_every_option() {
         "HFTP_ADDR",
         "HFTP_PORT",
         "HFTP_DIR",
+        "--log-format",
+        "HFTP_LOG_FORMAT",
+        "journald",
     ] {
         assert!(help.contains(option), "{option} not in {help}");
     }

@@ -2,10 +2,13 @@
 //! `-v`, the protocol exchange at `-vv`, and the warnings.
 
 use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
 
 use hftp_proto::{Request, Status};
+use wait_timeout::ChildExt;
 
-use crate::support::{Reply, Server, metadata, slice};
+use crate::support::{BIN, Client, PATIENCE, Reply, Server, metadata, slice};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -178,4 +181,109 @@ fn the_start_up_line_is_on_stdout_only() {
     server.wait_for_log("\"quit\"", 1);
     let log = server.stderr();
     assert!(!log.to_lowercase().contains("serving"), "{log}");
+}
+
+/// Checks the journald format of `log`: the access lines of `local` and
+/// the shutdown's, each `<N>` then the message, no time.
+fn assert_journald(log: &str, local: std::net::SocketAddr) {
+    let lines: Vec<&str> = log.lines().collect();
+    let access = format!("<6>{local} \"get_metadata a\" 0 OK 9 B in ");
+    assert!(lines.iter().any(|line| line.starts_with(&access)), "{log}");
+    assert!(
+        lines.iter().any(|line| line.starts_with(&format!(
+            "<6>{local} \"get_metadata nope\" 202 FILE NOT FOUND"
+        ))),
+        "{log}"
+    );
+    // A fatal status is a warning: priority 4.
+    assert!(
+        lines.iter().any(|line| line.starts_with(&format!("<4>{local} "))
+            && line.contains(" 100 BAD EOL ")),
+        "{log}"
+    );
+    for line in &lines {
+        let priority = line.get(..3).unwrap_or_default();
+        assert!(
+            ["<3>", "<4>", "<6>", "<7>"].contains(&priority),
+            "{line:?} in {log}"
+        );
+        assert!(!line.contains("Z INFO"), "{line:?}");
+    }
+}
+
+/// Asks for `a`, `nope`, then ends a line with a bare LF (fatal), as
+/// [`assert_journald`] expects.
+fn ask_three(client: &mut Client) {
+    assert_eq!(client.ask(&metadata("a")), Reply::Size(7));
+    assert_eq!(
+        client.ask(&metadata("nope")),
+        Reply::Status(Status::FileNotFound)
+    );
+    client.send(b"oops\n");
+    assert_eq!(client.status(), Status::BadEol);
+}
+
+#[test]
+fn log_format_journald_prefixes_each_line_with_its_priority_and_no_time() {
+    let server = Server::start_with(&["--log-format", "journald"]);
+    server.file("a", "journal");
+    let mut client = server.connect();
+    ask_three(&mut client);
+    server.wait_for_log("BAD EOL", 1);
+    assert_journald(&server.stderr(), client.local_addr());
+}
+
+#[test]
+fn hftp_log_format_in_the_environment_chooses_it_too() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    fs::write(dir.path().join("a"), "journal").expect("a file");
+    let mut child = Command::new(BIN)
+        .args(["-a", "127.0.0.1", "-p", "0"])
+        .arg(dir.path())
+        .env("HFTP_LOG_FORMAT", "journald")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the start-up line");
+    let addr = line
+        .split_whitespace()
+        .last()
+        .and_then(|addr| addr.parse().ok());
+    let Some(addr) = addr else {
+        let _ = child.kill();
+        panic!("no address in {line:?}");
+    };
+    let mut client = Client::connect(addr);
+    ask_three(&mut client);
+    drop(client.stream.shutdown(std::net::Shutdown::Both));
+    let pid = i32::try_from(child.id()).expect("a pid");
+    // SAFETY: `kill` has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    // The log is flushed before exit: read it whole once it exits.
+    let status = child
+        .wait_timeout(PATIENCE)
+        .expect("waiting for the server");
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("the server did not exit");
+    };
+    assert!(status.success());
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("the log");
+    assert_journald(&log, client.local_addr());
+    assert!(
+        log.lines()
+            .any(|line| line.starts_with("<6>SIGTERM: shutting down;")),
+        "{log}"
+    );
 }
