@@ -7,7 +7,6 @@ use std::fs::File;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use hftp_proto::{
@@ -28,15 +27,6 @@ pub(crate) const FILE_CHUNK_LEN: usize = OUTPUT_LIMIT / 4 * 3;
 /// bytes at most (see [`Conn::send_file_through`]).
 pub(crate) fn wire_len(read_len: usize) -> usize {
     usize::try_from(SliceEncoder::encoded_len(read_len as u64)).unwrap_or(usize::MAX)
-}
-
-/// Connections open in this process, for what the shutdown says it waits
-/// for.
-static OPEN: AtomicUsize = AtomicUsize::new(0);
-
-/// How many connections are open now.
-pub(crate) fn open_connections() -> usize {
-    OPEN.load(Ordering::Relaxed)
 }
 
 /// A connection's state beside its socket: the session, the input it has
@@ -70,6 +60,8 @@ pub(crate) enum End {
     /// `--proxy-protocol`: the connection did not start with a good PROXY
     /// header, in time; why.
     NoHeader(String),
+    /// The server's shutdown closed it, its grace period over.
+    Cut,
 }
 
 impl End {
@@ -98,6 +90,7 @@ impl fmt::Display for End {
             End::Session(reason) => reason.fmt(f),
             End::Socket(error) => write!(f, "the connection failed: {error}"),
             End::NoHeader(why) => f.write_str(why),
+            End::Cut => f.write_str("cut: the shutdown's grace period is over"),
         }
     }
 }
@@ -106,7 +99,6 @@ impl Conn {
     pub(crate) fn new(config: SessionConfig, peer: SocketAddr, now: Instant) -> Conn {
         let peer = canonical(peer);
         log::debug!("{peer}: connected");
-        OPEN.fetch_add(1, Ordering::Relaxed);
         Conn {
             session: ServerSession::new(config, now),
             peer,
@@ -301,7 +293,7 @@ impl Conn {
 
     /// Logs the end of the connection, and the reply it cut, if any.
     pub(crate) fn log_end(&mut self, end: &End) {
-        if let End::Socket(_) = end {
+        if let End::Socket(_) | End::Cut = end {
             self.session.handle_disconnect();
         }
         self.log_answered();
@@ -315,12 +307,6 @@ impl Conn {
             End::NoHeader(_) => log::warn!("{}: closed: {end}", self.peer),
             _ => log::debug!("{}: closed: {end}", self.peer),
         }
-    }
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        OPEN.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -22,7 +22,7 @@ use slab::Slab;
 
 use crate::conn::{Conn, End, READ_LEN, wire_len};
 use crate::proxy::{HEADER_TIME, Header, HeaderReader};
-use crate::server::{ACCEPT_BACKOFF, DRAIN_BYTES, DRAIN_TIME, Shared};
+use crate::server::{ACCEPT_BACKOFF, Counted, DRAIN_BYTES, DRAIN_TIME, Shared};
 
 /// Bytes one connection may write in one turn before the loop moves on to
 /// the others (and it reads at most once a turn).
@@ -140,6 +140,7 @@ struct Connection {
     /// `--proxy-protocol`: the PROXY header still being read, and by when
     /// it must be whole. The session sees nothing before it is.
     header: Option<(HeaderReader, Instant)>,
+    _open: Counted,
 }
 
 #[derive(Debug)]
@@ -232,6 +233,10 @@ impl EventLoop {
                 }
             }
             let now = Instant::now();
+            if self.shared.is_cut() {
+                self.cut();
+                return;
+            }
             for event in &events {
                 match event.token() {
                     Token(token)
@@ -350,6 +355,7 @@ impl EventLoop {
                 .shared
                 .proxy_protocol
                 .then(|| (HeaderReader::default(), now + HEADER_TIME)),
+            _open: self.shared.count_open(),
         });
     }
 
@@ -430,6 +436,17 @@ impl EventLoop {
         if self.conns.capacity() > 2 * self.conns.len() + 1024 {
             self.conns.shrink_to_fit();
         }
+    }
+
+    /// Closes every connection now, logging the replies it cuts short.
+    fn cut(&mut self) {
+        for mut connection in self.conns.drain() {
+            if connection.closing.is_none() {
+                connection.conn.log_end(&End::Cut);
+            }
+            let _ = self.poll.registry().deregister(&mut connection.stream);
+        }
+        self.listeners.clear();
     }
 
     /// Stops accepting and lets every connection finish the reply it is

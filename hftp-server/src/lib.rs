@@ -2,50 +2,52 @@
 //! [`hftp_proto::ServerSession`] per connection with one of two engines.
 //!
 //! Every protocol rule lives in [`hftp_proto`]; this crate only moves bytes
-//! and files:
+//! and files. [`Server::bind`] checks the directory and binds the
+//! listeners (dual-stack by default); [`Server::start`] starts the engine
+//! — `events` (the default), a few mio event loops over non-blocking
+//! sockets, or `threads`, the course seed's fixed pool of blocking workers
+//! — and returns a [`Running`] server. A [`ServerHandle`] shuts it down,
+//! gracefully or at once, from any thread; [`Running::join`] returns once
+//! every thread the server started has ended, its port free again.
 //!
-//! - [`server`] binds the listeners ([`listen`]: dual-stack by default),
-//!   starts the engine, and shuts down gracefully on a stop signal.
-//! - `events` (the default engine) runs a few mio event loops over
-//!   non-blocking sockets; `threads` is the course seed's fixed pool of
-//!   blocking workers. Both share `conn`: feed the session, carry out its
-//!   file actions, log what it answered.
-//! - [`files`] gathers what the system says about a name (what kind of
-//!   entry, where a link leads, whether it opens) and builds listings,
-//!   shared while the directory is unchanged.
-//! - [`logger`] is a stderr logger for the `log` facade that never blocks
-//!   a serving thread.
+//! The library touches nothing process-wide: no signal handlers, no
+//! resource limits, no allocator settings unless asked
+//! ([`Config::trim_heap`]). It logs through the `log` facade; [`logger`]
+//! is the non-blocking stderr logger the binary installs.
 //!
-//! ```no_run
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
 //! use std::time::Duration;
-//! use hftp_server::{Config, Engine, Server, listen::Addresses};
+//! use hftp_server::{Config, Server};
 //!
-//! let config = Config {
-//!     addresses: Addresses::These(vec!["127.0.0.1".parse()?]),
-//!     port: 0,
-//!     datadir: ".".into(),
-//!     engine: Engine::Events { loops: 2 },
-//!     idle_timeout: Duration::from_secs(60),
-//!     hidden: false,
-//!     reuse_port: false,
-//!     proxy_protocol: false,
-//! };
-//! let server = Server::bind(&config)?;
-//! let addr = server.local_addr();
-//! // Serves until a stop signal, then returns.
-//! server.run(|| println!("listening on {addr}"))?;
-//! # Ok::<(), anyhow::Error>(())
+//! let dir = std::env::temp_dir();
+//! let running = Server::bind(&Config::loopback(&dir))?.start()?;
+//! let mut client = TcpStream::connect(running.local_addr())?;
+//! client.write_all(b"quit\r\n")?;
+//! let mut reply = Vec::new();
+//! client.read_to_end(&mut reply)?;
+//! assert_eq!(reply, b"0 OK\r\n");
+//! drop(client);
+//! // Replies in flight get up to 10 s (here there are none); then every
+//! // thread is joined, and the port is free.
+//! let stopped = running.shutdown(Duration::from_secs(10));
+//! assert_eq!(stopped.cut, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![warn(missing_docs)]
 
 mod conn;
+mod error;
 mod events;
-pub mod files;
-pub mod listen;
+mod files;
+mod listen;
 pub mod logger;
 mod proxy;
-pub mod server;
+mod server;
 mod threads;
 
-pub use server::{Config, Engine, Server};
+pub use error::Error;
+pub use listen::Addresses;
+pub use server::{Config, Engine, Running, Server, ServerHandle, Stopped};

@@ -5,8 +5,9 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 
-use anyhow::Context;
 use socket2::{Domain, Socket, Type};
+
+use crate::Error;
 
 /// Connections the kernel queues before they are accepted: enough for a
 /// flash crowd (the kernel caps it at `net.core.somaxconn`).
@@ -24,10 +25,10 @@ pub enum Addresses {
 
 /// How the sockets are made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Options {
+pub(crate) struct Options {
     /// `SO_REUSEPORT`: several servers on one port, the kernel sharing the
     /// connections out between them.
-    pub reuse_port: bool,
+    pub(crate) reuse_port: bool,
 }
 
 /// The bound sockets and what to tell a user about them.
@@ -40,7 +41,7 @@ pub(crate) struct Listening {
 }
 
 impl Listening {
-    pub(crate) fn bind(addresses: &Addresses, port: u16, options: Options) -> anyhow::Result<Self> {
+    pub(crate) fn bind(addresses: &Addresses, port: u16, options: Options) -> Result<Self, Error> {
         match addresses {
             Addresses::Every => {
                 let any6 = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
@@ -50,10 +51,10 @@ impl Listening {
                         log::debug!("no IPv6 here ({error}): listening on IPv4 only");
                         let any4 = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port);
                         let listener = listen(any4, options)
-                            .with_context(|| format!("cannot listen on {any4}"))?;
+                            .map_err(|source| Error::Listen { addr: any4, source })?;
                         Listening::of(vec![listener], Some(false))
                     }
-                    Err(error) => Err(error).with_context(|| format!("cannot listen on {any6}")),
+                    Err(source) => Err(Error::Listen { addr: any6, source }),
                 }
             }
             Addresses::These(ips) => {
@@ -61,11 +62,13 @@ impl Listening {
                 let mut port = port;
                 for &ip in ips {
                     let address = SocketAddr::new(ip, port);
-                    let listener = listen(address, options)
-                        .with_context(|| format!("cannot listen on {address}"))?;
+                    let listener = listen(address, options).map_err(|source| Error::Listen {
+                        addr: address,
+                        source,
+                    })?;
                     // Port 0 picks one for the first address; the others
                     // take the same, so one port serves them all.
-                    port = listener.local_addr()?.port();
+                    port = listener.local_addr().map_err(Error::LocalAddr)?.port();
                     listeners.push(listener);
                 }
                 Listening::of(listeners, None)
@@ -73,12 +76,12 @@ impl Listening {
         }
     }
 
-    fn of(listeners: Vec<TcpListener>, every: Option<bool>) -> anyhow::Result<Self> {
+    fn of(listeners: Vec<TcpListener>, every: Option<bool>) -> Result<Self, Error> {
         let addrs = listeners
             .iter()
             .map(TcpListener::local_addr)
             .collect::<io::Result<Vec<_>>>()
-            .context("cannot read the listening address")?;
+            .map_err(Error::LocalAddr)?;
         Ok(Listening {
             listeners,
             addrs,

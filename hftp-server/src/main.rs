@@ -4,13 +4,25 @@ use std::io::Write;
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::{ArgAction, Parser, ValueEnum};
-use hftp_server::listen::Addresses;
 use hftp_server::logger::{self, Format};
-use hftp_server::{Config, Engine, Server};
+use hftp_server::{Addresses, Config, Engine, Running, Server};
 use log::LevelFilter;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// How long replies in flight may take to finish after a stop signal.
+const GRACE_PERIOD: Duration = Duration::from_secs(10);
+/// How often the shutdown says how many connections it still waits for.
+const GRACE_REPORT_EVERY: Duration = Duration::from_secs(2);
+/// The signals that stop the server gracefully.
+const STOP_SIGNALS: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
 
 /// Serve the regular files of a directory over HFTP, the Home-made File
 /// Transfer Protocol.
@@ -154,6 +166,8 @@ impl Args {
             hidden: self.hidden,
             reuse_port: self.reuse_port,
             proxy_protocol: self.proxy_protocol,
+            // The allocator is ours: see `tune_allocator`.
+            trim_heap: true,
         }
     }
 }
@@ -210,16 +224,127 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
+    raise_fd_limit();
+    // From here on a stop signal waits for `serve_until_signalled`.
+    let signals = Signals::new(STOP_SIGNALS).context("cannot install the signal handlers")?;
     let config = args.config();
     let server = Server::bind(&config)?;
     let addrs = server.where_to_connect();
-    server.run(|| {
+    let running = server.start()?;
+    {
         // Scripts and tests read this line to learn the port; it comes once
         // the engine serves. A closed stdout is not a reason to stop.
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "Serving {} on {addrs}", config.datadir.display());
         let _ = stdout.flush();
-    })
+    }
+    serve_until_signalled(running, signals);
+    Ok(())
+}
+
+/// Serves until a stop signal, then shuts down: the replies in flight get
+/// [`GRACE_PERIOD`] to finish (a second signal cuts them at once), with a
+/// word every [`GRACE_REPORT_EVERY`] on how many connections are left.
+fn serve_until_signalled(running: Running, mut signals: Signals) {
+    let signal = signals.forever().next();
+    let handle = running.handle();
+    log::info!(
+        "{}: shutting down; {} open, given up to {} s to finish (another signal stops at once)",
+        signal.map_or("a signal", signal_name),
+        plural(handle.open_connections(), "connection", "connections"),
+        GRACE_PERIOD.as_secs()
+    );
+    handle.shutdown();
+    let cut = Arc::new(AtomicBool::new(false));
+    let second = signals.handle();
+    {
+        let handle = handle.clone();
+        let cut = Arc::clone(&cut);
+        thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                log::warn!(
+                    "second signal: {} cut",
+                    plural(handle.open_connections(), "connection", "connections")
+                );
+                cut.store(true, Ordering::SeqCst);
+                handle.cut();
+            }
+        });
+    }
+    let deadline = Instant::now() + GRACE_PERIOD;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if running.wait_timeout(left.min(GRACE_REPORT_EVERY)) {
+            if !cut.load(Ordering::SeqCst) {
+                log::info!("shut down");
+            }
+            break;
+        }
+        let open = plural(handle.open_connections(), "connection", "connections");
+        if Instant::now() >= deadline {
+            log::warn!("the grace period is over: {open} cut");
+            handle.cut();
+            break;
+        }
+        if !cut.load(Ordering::SeqCst) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            log::info!(
+                "shutting down: {open} still open, {} s left",
+                left.as_secs()
+            );
+        }
+    }
+    running.join();
+    // Ends the thread waiting for a second signal.
+    second.close();
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT",
+        SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
+        SIGQUIT => "SIGQUIT",
+        _ => "a signal",
+    }
+}
+
+fn plural(count: usize, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
+/// Raises the soft limit on open files to the hard one, as most servers do:
+/// every connection, queued or served, holds a descriptor, and the usual
+/// soft limit (1024) is below what the pool and its queue may hold.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` only writes the `rlimit` it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
+        || limit.rlim_cur >= limit.rlim_max
+    {
+        return;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: limit.rlim_max,
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: `setrlimit` only reads the `rlimit` it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        log::debug!(
+            "open files limit raised from {} to {}",
+            limit.rlim_cur,
+            limit.rlim_max
+        );
+    } else {
+        log::debug!("open files limit stays at {}", limit.rlim_cur);
+    }
 }
 
 /// `text` without the ` (os error N)` std appends to a system error: the

@@ -1,35 +1,34 @@
-//! The listener, the engines and the shutdown.
+//! The server's life: bind, start the engine's threads, shut down, join.
 //!
-//! Threads: the caller's thread waits for a stop signal; the engine's
-//! threads serve. `events` (the default) runs a few event loops, each
-//! accepting from the one listening socket and serving many connections;
-//! `threads` runs one acceptor queueing connections for a fixed pool of
-//! blocking workers. Both drive the same [`ServerSession`](hftp_proto::ServerSession)
-//! per connection.
+//! [`Server::bind`] checks the directory and binds the listeners;
+//! [`Server::start`] starts the engine and returns a [`Running`] server,
+//! which owns every thread it started. A [`ServerHandle`] (any thread may
+//! hold one) begins the graceful shutdown — no new connections, no new
+//! requests, the replies in flight finish — or cuts every connection at
+//! once; [`Running::join`] returns once every thread has ended.
+//! [`Running::shutdown`] does all three with a grace period.
+//!
+//! Nothing here touches the process: no signal handlers, no resource
+//! limits, no allocator tuning (the binary does those, in `main.rs`), and
+//! the `log` records go to whatever logger the program installed.
 
 use std::fs;
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
 use hftp_proto::SessionConfig;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-use signal_hook::iterator::Signals;
 
+use crate::Error;
 use crate::events::{EventLoop, Handoff};
 use crate::files::ServedDir;
 use crate::listen::{self, Addresses, Listening};
-use crate::threads;
+use crate::threads::{self, Pool};
 
-/// How long replies in flight may take to finish after a stop signal.
-pub const GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// The pause after a failed `accept` (e.g. out of file descriptors), so a
 /// lasting failure costs a log line every so often, not a busy loop.
 pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -37,17 +36,6 @@ pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// after its last reply, so the peer gets a FIN rather than a reset.
 pub(crate) const DRAIN_TIME: Duration = Duration::from_secs(1);
 pub(crate) const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
-/// A worker's stack: connections keep their buffers on the heap.
-const WORKER_STACK: usize = 256 * 1024;
-/// Accepted connections that may wait for a worker, per worker. Beyond
-/// them, new clients wait in the kernel's backlog.
-const QUEUE_PER_WORKER: usize = 4;
-/// A connection for the worker pool, and when it was accepted.
-type Accepted = (TcpStream, Instant);
-/// How often the shutdown says how many connections it still waits for.
-const GRACE_REPORT_EVERY: Duration = Duration::from_secs(2);
-/// The signals that stop the server gracefully.
-const STOP_SIGNALS: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
 
 /// How connections are served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,67 +75,176 @@ pub struct Config {
     /// Every connection starts with a PROXY protocol header (v1 or v2)
     /// naming the real client; one without is closed.
     pub proxy_protocol: bool,
+    /// After each connection of the `threads` engine, hand the heap's
+    /// free pages back to the system (glibc's `malloc_trim`). It acts on
+    /// the whole process's allocator, so it is for a program that owns
+    /// it, as `hftp-server` does (it also tunes glibc's arenas).
+    pub trim_heap: bool,
+}
+
+impl Config {
+    /// Serves `datadir` on `127.0.0.1`, a free port, with the default
+    /// engine of one event loop and the binary's defaults otherwise: what
+    /// a test or an embedding program starts from.
+    pub fn loopback(datadir: impl Into<PathBuf>) -> Config {
+        Config {
+            addresses: Addresses::These(vec![[127, 0, 0, 1].into()]),
+            port: 0,
+            datadir: datadir.into(),
+            engine: Engine::Events { loops: 1 },
+            idle_timeout: Duration::from_secs(60),
+            hidden: false,
+            reuse_port: false,
+            proxy_protocol: false,
+            trim_heap: false,
+        }
+    }
 }
 
 /// What every engine thread shares: the served directory, the session
-/// settings, and the shutdown bookkeeping.
+/// settings, and the shutdown's state.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) dir: ServedDir,
     pub(crate) session: SessionConfig,
     /// Connections start with a PROXY header.
     pub(crate) proxy_protocol: bool,
-    /// Set once on a stop signal.
+    /// Set once the shutdown begins: no new connections or requests.
     shutting_down: AtomicBool,
-    /// Work the shutdown waits for: connections answering (threads), or
-    /// loops still serving (events).
-    pub(crate) busy: AtomicUsize,
+    /// Set once the connections still open are to be closed at once.
+    cut: AtomicBool,
+    /// Connections open now (see [`Counted`]).
+    open: Arc<AtomicUsize>,
+    /// The engine's threads still running, and their end signalled.
+    alive: Mutex<usize>,
+    ended: Condvar,
 }
 
 impl Shared {
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }
+
+    /// Whether the connections still open are to be closed now.
+    pub(crate) fn is_cut(&self) -> bool {
+        self.cut.load(Ordering::SeqCst)
+    }
+
+    /// Sets the server shutting down and cut, for an engine that failed to
+    /// start all its threads: those it started end at once.
+    pub(crate) fn abandon(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Counts a connection as open while the result lives.
+    pub(crate) fn count_open(&self) -> Counted {
+        self.open.fetch_add(1, Ordering::Relaxed);
+        Counted(Arc::clone(&self.open))
+    }
+
+    fn alive(&self) -> MutexGuard<'_, usize> {
+        self.alive.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
-/// A bound server, ready to [`run`](Server::run).
+/// One open connection, for [`ServerHandle::open_connections`].
+#[derive(Debug)]
+pub(crate) struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The threads an engine starts, each counted while it runs so that a
+/// shutdown can wait for them with a bound, and joined at the end.
+#[derive(Debug)]
+pub(crate) struct Spawner {
+    shared: Arc<Shared>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Spawner {
+    /// Starts `body` on a thread named `name` (with a stack of `stack`
+    /// bytes, or the default), counted alive until it returns or panics.
+    pub(crate) fn spawn(
+        &mut self,
+        name: String,
+        stack: Option<usize>,
+        body: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<()> {
+        /// Counts the thread ended, however it ends.
+        struct Alive(Arc<Shared>);
+        impl Drop for Alive {
+            fn drop(&mut self) {
+                let mut alive = self.0.alive();
+                *alive -= 1;
+                if *alive == 0 {
+                    self.0.ended.notify_all();
+                }
+            }
+        }
+        let mut builder = thread::Builder::new().name(name);
+        if let Some(stack) = stack {
+            builder = builder.stack_size(stack);
+        }
+        *self.shared.alive() += 1;
+        let alive = Alive(Arc::clone(&self.shared));
+        let spawned = builder.spawn(move || {
+            let _alive = alive;
+            body();
+        });
+        match spawned {
+            Ok(handle) => {
+                self.handles.push(handle);
+                Ok(())
+            }
+            // The closure, and with it the count, was dropped.
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// A bound server, ready to [`start`](Server::start).
 #[derive(Debug)]
 pub struct Server {
     listening: Listening,
     shared: Arc<Shared>,
     engine: Engine,
-    signals: Signals,
+    trim_heap: bool,
 }
 
-/// A started engine: how to wake it for the shutdown.
-enum Running {
+/// How to wake a started engine's threads for the shutdown.
+#[derive(Debug)]
+enum Wake {
     Events(Arc<Handoff>),
-    Threads,
+    Threads(Arc<Pool>),
 }
 
 impl Server {
-    /// Checks the directory, binds the listener and installs the handlers
-    /// of the stop signals (so a signal that arrives from now on shuts the
-    /// server down gracefully).
-    pub fn bind(config: &Config) -> anyhow::Result<Server> {
+    /// Checks the directory and binds the listeners (connections queue in
+    /// the kernel from now on; they are served once the server starts).
+    pub fn bind(config: &Config) -> Result<Server, Error> {
         let dir = &config.datadir;
-        let metadata =
-            fs::metadata(dir).with_context(|| format!("cannot serve {}", dir.display()))?;
-        if !metadata.is_dir() {
-            bail!("cannot serve {}: not a directory", dir.display());
+        let unreadable = |source| Error::Unreadable {
+            dir: dir.clone(),
+            source,
+        };
+        if !fs::metadata(dir).map_err(unreadable)?.is_dir() {
+            return Err(Error::NotADirectory { dir: dir.clone() });
         }
-        fs::read_dir(dir).with_context(|| format!("cannot serve {}", dir.display()))?;
+        fs::read_dir(dir).map_err(unreadable)?;
         match config.engine {
-            Engine::Events { loops: 0 } => bail!("the server needs at least one event loop"),
-            Engine::Threads { workers: 0 } => bail!("the server needs at least one worker"),
+            Engine::Events { loops: 0 } => return Err(Error::NoThreads("event loop")),
+            Engine::Threads { workers: 0 } => return Err(Error::NoThreads("worker")),
             _ => {}
         }
-        raise_fd_limit();
         let options = listen::Options {
             reuse_port: config.reuse_port,
         };
         let listening = Listening::bind(&config.addresses, config.port, options)?;
-        let signals = Signals::new(STOP_SIGNALS).context("cannot install the signal handlers")?;
         Ok(Server {
             listening,
             shared: Arc::new(Shared {
@@ -158,10 +255,13 @@ impl Server {
                 },
                 proxy_protocol: config.proxy_protocol,
                 shutting_down: AtomicBool::new(false),
-                busy: AtomicUsize::new(0),
+                cut: AtomicBool::new(false),
+                open: Arc::new(AtomicUsize::new(0)),
+                alive: Mutex::new(0),
+                ended: Condvar::new(),
             }),
             engine: config.engine,
-            signals,
+            trim_heap: config.trim_heap,
         })
     }
 
@@ -182,264 +282,238 @@ impl Server {
         self.listening.describe().to_string()
     }
 
-    /// Starts the engine's threads, then calls `started` (the server is
-    /// serving from then on), then serves until a stop signal (SIGINT,
-    /// SIGTERM, SIGHUP or SIGQUIT): it stops taking new requests, lets the
-    /// replies in flight finish (at most [`GRACE_PERIOD`], less if a
-    /// second signal comes) and returns.
-    pub fn run(mut self, started: impl FnOnce()) -> anyhow::Result<()> {
-        let running = self.start()?;
+    /// Starts the engine's threads: the server serves from now on, until
+    /// a [`ServerHandle`] shuts it down. If a thread cannot be started,
+    /// those already started are stopped and joined before the error
+    /// returns.
+    pub fn start(mut self) -> Result<Running, Error> {
+        let mut spawner = Spawner {
+            shared: Arc::clone(&self.shared),
+            handles: Vec::new(),
+        };
+        let listeners = &self.listening.listeners;
+        let started = match self.engine {
+            Engine::Events { loops } => {
+                start_loops(loops, listeners, &self.shared, &mut spawner).map(Wake::Events)
+            }
+            Engine::Threads { workers } => threads::start(
+                workers,
+                listeners,
+                &self.shared,
+                &mut spawner,
+                self.trim_heap,
+            )
+            .map(Wake::Threads),
+        };
+        let (wake, error) = match started {
+            Ok(wake) => (Some(wake), None),
+            Err(error) => (None, Some(error)),
+        };
+        let running = Running {
+            handle: ServerHandle {
+                shared: Arc::clone(&self.shared),
+                control: Arc::new(Control {
+                    wake,
+                    // The engine holds copies of these; they close at the
+                    // shutdown, so that the port is free once the engine
+                    // lets go of its own.
+                    listeners: Mutex::new(std::mem::take(&mut self.listening.listeners)),
+                }),
+            },
+            handles: spawner.handles,
+            addrs: self.listening.addrs.clone(),
+        };
+        if let Some(error) = error {
+            running.handle.cut();
+            running.join();
+            return Err(error);
+        }
         log::debug!(
             "serving {} on {} with {:?}",
             self.shared.dir.path().display(),
             self.listening.describe(),
             self.engine
         );
-        started();
+        Ok(running)
+    }
+}
 
-        let signal = self.signals.forever().next();
+fn start_loops(
+    loops: usize,
+    listeners: &[std::net::TcpListener],
+    shared: &Arc<Shared>,
+    spawner: &mut Spawner,
+) -> Result<Arc<Handoff>, Error> {
+    let failed = |source| Error::Start {
+        what: "the event loops",
+        source,
+    };
+    let mut event_loops = Vec::with_capacity(loops);
+    let mut wakers = Vec::with_capacity(loops);
+    for index in 0..loops {
+        let (event_loop, waker) =
+            EventLoop::new(index, listeners, Arc::clone(shared)).map_err(failed)?;
+        event_loops.push(event_loop);
+        wakers.push(waker);
+    }
+    let handoff = Arc::new(Handoff::new(wakers));
+    for (index, event_loop) in event_loops.into_iter().enumerate() {
+        let loop_handoff = Arc::clone(&handoff);
+        spawner
+            .spawn(format!("hftp-loop-{index}"), None, move || {
+                let served = panic::catch_unwind(AssertUnwindSafe(|| {
+                    event_loop.run(&loop_handoff);
+                }));
+                if served.is_err() {
+                    log::error!("an event loop panicked; its connections are lost");
+                }
+            })
+            .map_err(|source| {
+                // The loops started so far stop at once.
+                shared.abandon();
+                handoff.wake_all();
+                failed(source)
+            })?;
+    }
+    Ok(handoff)
+}
+
+/// A started server: it serves until a [`ServerHandle`] shuts it down,
+/// and owns its threads until [`join`](Running::join).
+///
+/// Dropping it without joining leaves the threads running, serving.
+#[derive(Debug)]
+#[must_use = "a server serves until it is shut down and joined"]
+pub struct Running {
+    handle: ServerHandle,
+    handles: Vec<JoinHandle<()>>,
+    addrs: Vec<SocketAddr>,
+}
+
+/// What [`Running::shutdown`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// Connections still open when the grace period ended, closed then
+    /// with their replies cut short (0 if every one finished).
+    pub cut: usize,
+}
+
+impl Running {
+    /// A handle to shut the server down from anywhere.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// The (first) address the server listens on, with the real port.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// Every address the server listens on, with the real port.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Waits until every thread of the server has ended (after a shutdown)
+    /// or `timeout` has passed: whether they all have.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let shared = &self.handle.shared;
+        let deadline = Instant::now().checked_add(timeout);
+        let mut alive = shared.alive();
+        while *alive > 0 {
+            let left = deadline.map_or(Duration::MAX, |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
+            if left.is_zero() {
+                return false;
+            }
+            alive = shared
+                .ended
+                .wait_timeout(alive, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    /// Waits for every thread the server started, then returns: the
+    /// listening sockets are closed and every connection is gone. Only a
+    /// shut-down server ends; call [`ServerHandle::shutdown`] first.
+    pub fn join(self) {
+        for handle in self.handles {
+            // A panic was caught and logged where it could be; a thread
+            // that still panicked has nothing left to say here.
+            let _ = handle.join();
+        }
+    }
+
+    /// Shuts down gracefully: stops taking connections and requests,
+    /// lets the replies in flight finish for at most `grace`, cuts the
+    /// connections still open then, and joins every thread.
+    pub fn shutdown(self, grace: Duration) -> Stopped {
+        self.handle.shutdown();
+        let mut cut = 0;
+        if !self.wait_timeout(grace) {
+            cut = self.handle.open_connections();
+            self.handle.cut();
+        }
+        self.join();
+        Stopped { cut }
+    }
+}
+
+/// Shuts a [`Running`] server down; cheap to clone, and usable from any
+/// thread (a signal handler's, say).
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+    control: Arc<Control>,
+}
+
+#[derive(Debug)]
+struct Control {
+    /// `None` only for an engine that failed to start.
+    wake: Option<Wake>,
+    /// The listening sockets, until the shutdown.
+    listeners: Mutex<Vec<std::net::TcpListener>>,
+}
+
+impl ServerHandle {
+    /// Begins the graceful shutdown and returns at once: the listeners
+    /// close, no new request is taken, and each connection closes once the
+    /// reply it is sending is complete. [`Running::wait_timeout`] and
+    /// [`Running::join`] wait for the end. Calling it again does nothing.
+    pub fn shutdown(&self) {
         self.shared.shutting_down.store(true, Ordering::SeqCst);
-        if let Running::Events(handoff) = &running {
-            handoff.wake_all();
-        }
-        let open = crate::conn::open_connections();
-        log::info!(
-            "{}: shutting down; {} open, given up to {} s to finish (another signal stops at once)",
-            signal.map_or("a signal", signal_name),
-            plural(open, "connection", "connections"),
-            GRACE_PERIOD.as_secs()
-        );
-        let started = Instant::now();
-        let deadline = started + GRACE_PERIOD;
-        let mut next_report = started + GRACE_REPORT_EVERY;
-        loop {
-            let busy = self.shared.busy.load(Ordering::SeqCst);
-            let open = crate::conn::open_connections();
-            if busy == 0 {
-                log::info!("shut down");
-                break;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                log::warn!(
-                    "the grace period is over: {} cut",
-                    plural(open, "connection", "connections")
-                );
-                break;
-            }
-            if now >= next_report {
-                log::info!(
-                    "shutting down: {} still open, {} s left",
-                    plural(open, "connection", "connections"),
-                    deadline.saturating_duration_since(now).as_secs()
-                );
-                next_report += GRACE_REPORT_EVERY;
-            }
-            if self.signals.pending().next().is_some() {
-                log::warn!(
-                    "second signal: {} cut",
-                    plural(open, "connection", "connections")
-                );
-                break;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        Ok(())
-    }
-
-    fn start(&self) -> anyhow::Result<Running> {
-        match self.engine {
-            Engine::Events { loops } => {
-                let mut event_loops = Vec::with_capacity(loops);
-                let mut wakers = Vec::with_capacity(loops);
-                for index in 0..loops {
-                    let (event_loop, waker) =
-                        EventLoop::new(index, &self.listening.listeners, Arc::clone(&self.shared))
-                            .context("cannot start the event loops")?;
-                    event_loops.push(event_loop);
-                    wakers.push(waker);
-                }
-                let handoff = Arc::new(Handoff::new(wakers));
-                for (index, event_loop) in event_loops.into_iter().enumerate() {
-                    let shared = Arc::clone(&self.shared);
-                    let loop_handoff = Arc::clone(&handoff);
-                    shared.busy.fetch_add(1, Ordering::SeqCst);
-                    let spawned = thread::Builder::new()
-                        .name(format!("hftp-loop-{index}"))
-                        .spawn(move || {
-                            let served = panic::catch_unwind(AssertUnwindSafe(|| {
-                                event_loop.run(&loop_handoff);
-                            }));
-                            if served.is_err() {
-                                log::error!("an event loop panicked; its connections are lost");
-                            }
-                            shared.busy.fetch_sub(1, Ordering::SeqCst);
-                        });
-                    if let Err(error) = spawned {
-                        self.shared.busy.fetch_sub(1, Ordering::SeqCst);
-                        return Err(error).context("cannot start the event loops");
-                    }
-                }
-                Ok(Running::Events(handoff))
-            }
-            Engine::Threads { workers } => {
-                let (queue, waiting) = mpsc::sync_channel::<Accepted>(workers * QUEUE_PER_WORKER);
-                let waiting = Arc::new(Mutex::new(waiting));
-                for index in 0..workers {
-                    let waiting = Arc::clone(&waiting);
-                    let shared = Arc::clone(&self.shared);
-                    thread::Builder::new()
-                        .name(format!("hftp-worker-{index}"))
-                        .stack_size(WORKER_STACK)
-                        .spawn(move || work(&waiting, &shared))
-                        .with_context(|| format!("cannot start {workers} worker threads"))?;
-                }
-                for listener in &self.listening.listeners {
-                    let shared = Arc::clone(&self.shared);
-                    let listener = listener
-                        .try_clone()
-                        .context("cannot start the acceptor thread")?;
-                    let queue = queue.clone();
-                    thread::Builder::new()
-                        .name("hftp-acceptor".to_owned())
-                        .spawn(move || accept(&listener, &queue, &shared))
-                        .context("cannot start the acceptor thread")?;
-                }
-                Ok(Running::Threads)
-            }
-        }
-    }
-}
-
-fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        SIGINT => "SIGINT",
-        SIGTERM => "SIGTERM",
-        SIGHUP => "SIGHUP",
-        SIGQUIT => "SIGQUIT",
-        _ => "a signal",
-    }
-}
-
-fn plural(count: usize, one: &str, many: &str) -> String {
-    if count == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{count} {many}")
-    }
-}
-
-/// Raises the soft limit on open files to the hard one, as most servers do:
-/// every connection, queued or served, holds a descriptor, and the usual
-/// soft limit (1024) is below what the pool and its queue may hold.
-fn raise_fd_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `getrlimit` only writes the `rlimit` it is given.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
-        || limit.rlim_cur >= limit.rlim_max
-    {
-        return;
-    }
-    let raised = libc::rlimit {
-        rlim_cur: limit.rlim_max,
-        rlim_max: limit.rlim_max,
-    };
-    // SAFETY: `setrlimit` only reads the `rlimit` it is given.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-        log::debug!(
-            "open files limit raised from {} to {}",
-            limit.rlim_cur,
-            limit.rlim_max
-        );
-    } else {
-        log::debug!("open files limit stays at {}", limit.rlim_cur);
-    }
-}
-
-fn accept(listener: &TcpListener, queue: &SyncSender<Accepted>, shared: &Shared) {
-    // Failures in a row: the first is a warning, the rest of the streak
-    // only debug, so that running out of descriptors does not flood the log.
-    let mut failures = 0u64;
-    loop {
-        let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    ErrorKind::Interrupted | ErrorKind::ConnectionAborted
-                ) =>
-            {
-                log::debug!("accept: {error}");
-                continue;
-            }
-            Err(error) => {
-                if failures == 0 {
-                    log::warn!("accept failed: {error}; retrying every {ACCEPT_BACKOFF:?}");
-                } else {
-                    log::debug!("accept failed again: {error}");
-                }
-                failures += 1;
-                thread::sleep(ACCEPT_BACKOFF);
-                continue;
-            }
-        };
-        if failures > 0 {
-            log::info!("accept works again after {failures} failures");
-            failures = 0;
-        }
-        if shared.is_shutting_down() {
-            continue;
-        }
-        let sent = match queue.try_send((stream, Instant::now())) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(accepted)) => {
-                log::debug!("every worker is busy and the queue full: new clients wait");
-                queue.send(accepted).map_err(|_| ())
-            }
-            Err(TrySendError::Disconnected(_)) => Err(()),
-        };
-        if sent.is_err() {
-            log::error!("no worker left to serve connections");
-            return;
-        }
-    }
-}
-
-fn work(waiting: &Mutex<Receiver<Accepted>>, shared: &Shared) {
-    loop {
-        // The lock is held only while waiting for the next connection.
-        let next = waiting
+        self.control
+            .listeners
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .recv();
-        let Ok((stream, accepted)) = next else { return };
-        // A bug in serving one connection must not shrink the pool.
-        let served = panic::catch_unwind(AssertUnwindSafe(|| {
-            threads::serve(stream, accepted, shared);
-        }));
-        if served.is_err() {
-            log::error!("a connection panicked; the worker goes on");
+            .clear();
+        match &self.control.wake {
+            Some(Wake::Events(handoff)) => handoff.wake_all(),
+            Some(Wake::Threads(pool)) => pool.begin_shutdown(),
+            None => {}
         }
-        return_freed_memory();
+    }
+
+    /// Shuts down at once: as [`shutdown`](ServerHandle::shutdown), and
+    /// every connection still open is closed now, its reply cut short.
+    pub fn cut(&self) {
+        self.shared.cut.store(true, Ordering::SeqCst);
+        self.shutdown();
+        if let Some(Wake::Threads(pool)) = &self.control.wake {
+            pool.cut();
+        }
+    }
+
+    /// Whether the shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.is_shutting_down()
+    }
+
+    /// How many connections are open now.
+    pub fn open_connections(&self) -> usize {
+        self.shared.open.load(Ordering::Relaxed)
     }
 }
-
-/// Hands the heap's free pages back to the system once a connection's
-/// buffers are gone. glibc keeps them otherwise, and with many threads
-/// sharing two arenas the holes add up: a 70 s, 100-client soak ended at
-/// 47.6 MiB RSS (peak 64.4) without this and 37.8 MiB (peak 57.5) with it,
-/// at the same request rate.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn return_freed_memory() {
-    // SAFETY: malloc_trim only releases free memory of malloc's own heaps;
-    // it takes malloc's locks and touches no memory that is in use.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_freed_memory() {}

@@ -20,6 +20,8 @@ mod files;
 mod framing;
 #[path = "it/kit2026.rs"]
 mod kit2026;
+#[path = "it/library.rs"]
+mod library;
 #[path = "it/logging.rs"]
 mod logging;
 #[path = "it/proxy.rs"]
