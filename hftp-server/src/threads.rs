@@ -28,6 +28,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::Error;
 use crate::conn::{Conn, End, FILE_CHUNK_LEN, wire_len};
+use crate::logger;
 use crate::proxy::{HEADER_TIME, Header, HeaderReader};
 use crate::server::{ACCEPT_BACKOFF, DRAIN_BYTES, DRAIN_TIME, Shared, Spawner};
 
@@ -251,7 +252,11 @@ fn work(
     pool: &Pool,
     trim_heap: bool,
 ) {
+    // A line per request: handed to the log writer before each wait, not
+    // one at a time.
+    logger::hold_lines();
     loop {
+        logger::release_lines();
         // The lock is held only while waiting for the next connection.
         let next = lock(waiting).recv();
         let Ok((stream, accepted)) = next else { return };
@@ -439,6 +444,7 @@ fn run(
         if let Err(error) = stream.set_read_timeout(timeout) {
             return End::Socket(error);
         }
+        logger::release_lines();
         let read = stream.read(input);
         let now = Instant::now();
         match read {
@@ -462,6 +468,8 @@ fn run(
 /// peer that leaves its replies unread is closed by the session's
 /// `handle_timeout`, which drops the output.
 fn write_some(mut stream: &TcpStream, conn: &mut Conn) -> io::Result<()> {
+    // Lines held are not held through a wait on a stalled client.
+    logger::release_lines();
     stream.set_write_timeout(wait_until(conn.session.poll_timeout()))?;
     match stream.write(conn.session.pending_output()) {
         Ok(0) => Err(ErrorKind::WriteZero.into()),
@@ -539,6 +547,7 @@ fn is_timeout(error: &io::Error) -> bool {
 
 /// Ends the connection after its last reply (see [`End::is_graceful`]).
 fn close_gracefully(mut stream: &TcpStream, scratch: &mut [u8]) {
+    logger::release_lines();
     if stream.shutdown(Shutdown::Write).is_err() {
         return;
     }
