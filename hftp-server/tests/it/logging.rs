@@ -237,44 +237,49 @@ fn log_format_journald_prefixes_each_line_with_its_priority_and_no_time() {
 fn hftp_log_format_in_the_environment_chooses_it_too() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     fs::write(dir.path().join("a"), "journal").expect("a file");
-    let mut child = Command::new(BIN)
-        .args(["-a", "127.0.0.1", "-p", "0"])
-        .arg(dir.path())
-        .env("HFTP_LOG_FORMAT", "journald")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
+    /// Killed on drop, so that a failed assertion leaves no server behind.
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Running(
+        Command::new(BIN)
+            .args(["-a", "127.0.0.1", "-p", "0"])
+            .arg(dir.path())
+            .env("HFTP_LOG_FORMAT", "journald")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server starts"),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
+    BufReader::new(child.0.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("the start-up line");
     let addr = line
         .split_whitespace()
         .last()
         .and_then(|addr| addr.parse().ok());
-    let Some(addr) = addr else {
-        let _ = child.kill();
-        panic!("no address in {line:?}");
-    };
+    let addr = addr.unwrap_or_else(|| panic!("no address in {line:?}"));
     let mut client = Client::connect(addr);
     ask_three(&mut client);
     drop(client.stream.shutdown(std::net::Shutdown::Both));
-    let pid = i32::try_from(child.id()).expect("a pid");
+    let pid = i32::try_from(child.0.id()).expect("a pid");
     // SAFETY: `kill` has no memory-safety preconditions.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     // The log is flushed before exit: read it whole once it exits.
     let status = child
+        .0
         .wait_timeout(PATIENCE)
         .expect("waiting for the server");
-    let Some(status) = status else {
-        let _ = child.kill();
-        panic!("the server did not exit");
-    };
-    assert!(status.success());
+    assert!(status.is_some_and(|status| status.success()), "{status:?}");
     let mut log = String::new();
     child
+        .0
         .stderr
         .take()
         .expect("stderr")
