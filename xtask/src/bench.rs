@@ -183,15 +183,11 @@ fn run(options: &Options) -> Result<()> {
     let exchange = Exchange::get_metadata(SMALL_FILE)?;
     let mut report = Report::new(context(options));
 
+    let log_cost = |report: &mut Report| {
+        log_cost(options, &binary, data.path(), &engines, &exchange, report);
+    };
     if options.runs("logcost") && !options.runs("requests") {
-        log_cost(
-            options,
-            &binary,
-            data.path(),
-            &engines,
-            &exchange,
-            &mut report,
-        );
+        log_cost(&mut report);
     }
     if options.runs("requests") || options.runs("slices") || options.runs("download") {
         let servers = engines
@@ -201,14 +197,7 @@ fn run(options: &Options) -> Result<()> {
         if options.runs("requests") {
             let redis = start_redis(options, &mut notes)?;
             requests(options, &servers, &exchange, redis.as_ref(), &mut report)?;
-            log_cost(
-                options,
-                &binary,
-                data.path(),
-                &engines,
-                &exchange,
-                &mut report,
-            );
+            log_cost(&mut report);
             // Only what a measurement compares runs during it: a redis
             // that has just answered millions of PINGs, though idle, cost
             // the slice runs ~0.7x instead of ~0.9x of the blast in full
