@@ -22,7 +22,9 @@ use slab::Slab;
 
 use crate::conn::{Conn, End, READ_LEN, wire_len};
 use crate::proxy::{HEADER_TIME, Header, HeaderReader};
-use crate::server::{ACCEPT_BACKOFF, Counted, DRAIN_BYTES, DRAIN_TIME, Shared};
+use crate::server::{
+    ACCEPT_BACKOFF, AcceptFailures, AcceptOutcome, Counted, DRAIN_BYTES, DRAIN_TIME, Shared,
+};
 
 /// Bytes one connection may write in one turn before the loop moves on to
 /// the others (and it reads at most once a turn).
@@ -108,8 +110,7 @@ pub(crate) struct EventLoop {
     ready: Vec<usize>,
     /// Accepting failed (out of descriptors, say): try again then.
     accept_paused_until: Option<Instant>,
-    /// Failed accepts in a row, so a lasting failure is one warning.
-    accept_failures: u64,
+    accept_failures: AcceptFailures,
     buffers: Buffers,
 }
 
@@ -192,7 +193,7 @@ impl EventLoop {
             conns: Slab::new(),
             ready: Vec::new(),
             accept_paused_until: None,
-            accept_failures: 0,
+            accept_failures: AcceptFailures::default(),
             buffers: Buffers {
                 input: vec![0; READ_LEN],
                 file_buf: vec![0; BODY_READ_LEN],
@@ -291,32 +292,17 @@ impl EventLoop {
             let Some(listener) = self.listeners.get(number) else {
                 return;
             };
-            let (stream, peer) = match listener.accept() {
-                Ok(accepted) => accepted,
-                Err(error) if error.kind() == ErrorKind::WouldBlock => break,
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        ErrorKind::Interrupted | ErrorKind::ConnectionAborted
-                    ) =>
-                {
-                    continue;
-                }
-                Err(error) => {
-                    if self.accept_failures == 0 {
-                        log::warn!("accept failed: {error}; retrying every {ACCEPT_BACKOFF:?}");
-                    } else {
-                        log::debug!("accept failed again: {error}");
-                    }
-                    self.accept_failures += 1;
+            let (stream, peer) = match AcceptOutcome::from(listener.accept()) {
+                AcceptOutcome::Got(accepted) => accepted,
+                AcceptOutcome::Drained => break,
+                AcceptOutcome::Again => continue,
+                AcceptOutcome::Failed(error) => {
+                    self.accept_failures.failed(&error);
                     self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
                     return;
                 }
             };
-            if self.accept_failures > 0 {
-                log::info!("accept works again after {} failures", self.accept_failures);
-                self.accept_failures = 0;
-            }
+            self.accept_failures.succeeded();
             match handoff.next_loop() {
                 to if to == self.index => self.insert(stream, peer, now),
                 to => handoff.give(to, stream, peer),

@@ -32,6 +32,62 @@ use crate::threads::{self, Pool};
 /// The pause after a failed `accept` (e.g. out of file descriptors), so a
 /// lasting failure costs a log line every so often, not a busy loop.
 pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// What an `accept` call's result means to the loop that made it.
+pub(crate) enum AcceptOutcome<T> {
+    Got(T),
+    /// Nothing more queued (non-blocking sockets).
+    Drained,
+    /// Interrupted, or the client left before it was accepted: again.
+    Again,
+    /// A real failure, such as running out of descriptors.
+    Failed(std::io::Error),
+}
+
+impl<T> From<std::io::Result<T>> for AcceptOutcome<T> {
+    fn from(result: std::io::Result<T>) -> Self {
+        use std::io::ErrorKind;
+        match result {
+            Ok(got) => AcceptOutcome::Got(got),
+            Err(error) if error.kind() == ErrorKind::WouldBlock => AcceptOutcome::Drained,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    ErrorKind::Interrupted | ErrorKind::ConnectionAborted
+                ) =>
+            {
+                AcceptOutcome::Again
+            }
+            Err(error) => AcceptOutcome::Failed(error),
+        }
+    }
+}
+
+/// Failed accepts in a row (out of descriptors, say): the first is a
+/// warning, the rest of the streak only debug, so that a lasting failure
+/// does not flood the log; the next success says how long it lasted.
+#[derive(Debug, Default)]
+pub(crate) struct AcceptFailures(u64);
+
+impl AcceptFailures {
+    /// `accept` failed with `error`; the caller pauses [`ACCEPT_BACKOFF`].
+    pub(crate) fn failed(&mut self, error: &std::io::Error) {
+        if self.0 == 0 {
+            log::warn!("accept failed: {error}; retrying every {ACCEPT_BACKOFF:?}");
+        } else {
+            log::debug!("accept failed again: {error}");
+        }
+        self.0 += 1;
+    }
+
+    /// `accept` worked.
+    pub(crate) fn succeeded(&mut self) {
+        if self.0 > 0 {
+            log::info!("accept works again after {} failures", self.0);
+            self.0 = 0;
+        }
+    }
+}
+
 /// How long, and how many bytes, a closing connection reads and discards
 /// after its last reply, so the peer gets a FIN rather than a reset.
 pub(crate) const DRAIN_TIME: Duration = Duration::from_secs(1);

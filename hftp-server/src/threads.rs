@@ -30,7 +30,9 @@ use crate::Error;
 use crate::conn::{Conn, End, FILE_CHUNK_LEN, wire_len};
 use crate::logger;
 use crate::proxy::{HEADER_TIME, Header, HeaderReader};
-use crate::server::{ACCEPT_BACKOFF, DRAIN_BYTES, DRAIN_TIME, Shared, Spawner};
+use crate::server::{
+    ACCEPT_BACKOFF, AcceptFailures, AcceptOutcome, DRAIN_BYTES, DRAIN_TIME, Shared, Spawner,
+};
 
 /// Bytes a worker reads from its socket at once: its own buffer, so kept
 /// small (an event loop's serves many connections).
@@ -159,10 +161,7 @@ struct Acceptor {
 impl Acceptor {
     fn run(mut self) {
         let mut events = Events::with_capacity(64);
-        // Failures in a row: the first is a warning, the rest of the streak
-        // only debug, so that running out of descriptors does not flood
-        // the log.
-        let mut failures = 0u64;
+        let mut failures = AcceptFailures::default();
         let mut paused_until: Option<Instant> = None;
         loop {
             let timeout = paused_until.map(|until| until.saturating_duration_since(Instant::now()));
@@ -185,35 +184,17 @@ impl Acceptor {
             // after a failure all are tried again once the pause is over.
             for listener in &self.listeners {
                 loop {
-                    let stream = match listener.accept() {
-                        Ok((stream, _)) => stream,
-                        Err(error) if error.kind() == ErrorKind::WouldBlock => break,
-                        Err(error)
-                            if matches!(
-                                error.kind(),
-                                ErrorKind::Interrupted | ErrorKind::ConnectionAborted
-                            ) =>
-                        {
-                            log::debug!("accept: {error}");
-                            continue;
-                        }
-                        Err(error) => {
-                            if failures == 0 {
-                                log::warn!(
-                                    "accept failed: {error}; retrying every {ACCEPT_BACKOFF:?}"
-                                );
-                            } else {
-                                log::debug!("accept failed again: {error}");
-                            }
-                            failures += 1;
+                    let stream = match AcceptOutcome::from(listener.accept()) {
+                        AcceptOutcome::Got((stream, _)) => stream,
+                        AcceptOutcome::Drained => break,
+                        AcceptOutcome::Again => continue,
+                        AcceptOutcome::Failed(error) => {
+                            failures.failed(&error);
                             paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
                             break;
                         }
                     };
-                    if failures > 0 {
-                        log::info!("accept works again after {failures} failures");
-                        failures = 0;
-                    }
+                    failures.succeeded();
                     if !self.hand_over(stream) {
                         return;
                     }
