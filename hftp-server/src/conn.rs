@@ -54,7 +54,7 @@ pub(crate) struct Conn {
 
 /// Why a connection ended: the session's reason, or the socket's failure.
 #[derive(Debug)]
-pub(crate) enum End {
+pub(crate) enum CloseCause {
     Session(CloseReason),
     Socket(io::Error),
     /// `--proxy-protocol`: the connection did not start with a good PROXY
@@ -64,7 +64,7 @@ pub(crate) enum End {
     Cut,
 }
 
-impl End {
+impl CloseCause {
     /// Whether the connection is closed gracefully: write side first, then
     /// what the peer still sends read and dropped for a while, so that
     /// unread input does not turn the close into a reset that destroys the
@@ -74,7 +74,7 @@ impl End {
     pub(crate) fn is_graceful(&self) -> bool {
         matches!(
             self,
-            End::Session(
+            CloseCause::Session(
                 CloseReason::Quit
                     | CloseReason::Fatal(_)
                     | CloseReason::ShortSlice { .. }
@@ -84,13 +84,13 @@ impl End {
     }
 }
 
-impl fmt::Display for End {
+impl fmt::Display for CloseCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            End::Session(reason) => reason.fmt(f),
-            End::Socket(error) => write!(f, "the connection failed: {error}"),
-            End::NoHeader(why) => f.write_str(why),
-            End::Cut => f.write_str("cut: the shutdown's grace period is over"),
+            CloseCause::Session(reason) => reason.fmt(f),
+            CloseCause::Socket(error) => write!(f, "the connection failed: {error}"),
+            CloseCause::NoHeader(why) => f.write_str(why),
+            CloseCause::Cut => f.write_str("cut: the shutdown's grace period is over"),
         }
     }
 }
@@ -292,19 +292,19 @@ impl Conn {
     }
 
     /// Logs the end of the connection, and the reply it cut, if any.
-    pub(crate) fn log_end(&mut self, end: &End) {
-        if let End::Socket(_) | End::Cut = end {
+    pub(crate) fn log_end(&mut self, end: &CloseCause) {
+        if let CloseCause::Socket(_) | CloseCause::Cut = end {
             self.session.handle_disconnect();
         }
         self.log_answered();
         // The server cutting a client is news to an operator; a client
         // that leaves, or quits, is the connection's ordinary life (-v).
         match end {
-            End::Session(
+            CloseCause::Session(
                 CloseReason::Idle | CloseReason::WriteStalled | CloseReason::ShortSlice { .. },
             ) => log::info!("{}: closed: {end}", self.peer),
             // A balancer misconfigured, or a client going around it.
-            End::NoHeader(_) => log::warn!("{}: closed: {end}", self.peer),
+            CloseCause::NoHeader(_) => log::warn!("{}: closed: {end}", self.peer),
             _ => log::debug!("{}: closed: {end}", self.peer),
         }
     }

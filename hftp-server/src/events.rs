@@ -20,10 +20,10 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use crate::conn::{Conn, End, READ_LEN, wire_len};
+use crate::conn::{CloseCause, Conn, READ_LEN, wire_len};
 use crate::proxy::{HEADER_TIME, Header, HeaderReader};
 use crate::server::{
-    ACCEPT_BACKOFF, AcceptFailures, AcceptOutcome, Counted, DRAIN_BYTES, DRAIN_TIME, Shared,
+    ACCEPT_BACKOFF, AcceptFailures, AcceptOutcome, Counted, DRAIN_BYTES, DRAIN_TIME, ServerState,
 };
 
 /// Bytes one connection may write in one turn before the loop moves on to
@@ -104,7 +104,7 @@ pub(crate) struct EventLoop {
     poll: Poll,
     /// Empty once the loop is shutting down.
     listeners: Vec<TcpListener>,
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     conns: Slab<Connection>,
     /// Connections whose turn ended with work left.
     ready: Vec<usize>,
@@ -158,7 +158,7 @@ enum Turn {
     More,
     /// The connection is over (and closing gracefully, if the session ended
     /// it).
-    Close(End),
+    Close(CloseCause),
     /// Gone: drop it.
     Drop,
 }
@@ -169,7 +169,7 @@ impl EventLoop {
     pub(crate) fn new(
         index: usize,
         listeners: &[StdListener],
-        shared: Arc<Shared>,
+        shared: Arc<ServerState>,
     ) -> io::Result<(EventLoop, Waker)> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
@@ -408,7 +408,7 @@ impl EventLoop {
         for key in late {
             if let Some(connection) = self.conns.get_mut(key) {
                 let why = format!("no PROXY header within {} s", HEADER_TIME.as_secs());
-                connection.conn.log_end(&End::NoHeader(why));
+                connection.conn.log_end(&CloseCause::NoHeader(why));
             }
             self.remove(key);
         }
@@ -428,7 +428,7 @@ impl EventLoop {
     fn cut(&mut self) {
         for mut connection in self.conns.drain() {
             if connection.closing.is_none() {
-                connection.conn.log_end(&End::Cut);
+                connection.conn.log_end(&CloseCause::Cut);
             }
             let _ = self.poll.registry().deregister(&mut connection.stream);
         }
@@ -454,7 +454,7 @@ impl EventLoop {
 impl Connection {
     /// Moves the connection along as far as its socket allows, reading at
     /// most once and writing at most [`TURN_BYTES`].
-    fn turn(&mut self, shared: &Shared, buffers: &mut Buffers, now: Instant) -> Turn {
+    fn turn(&mut self, shared: &ServerState, buffers: &mut Buffers, now: Instant) -> Turn {
         let Buffers {
             input,
             file_buf,
@@ -499,12 +499,12 @@ impl Connection {
                     }
                     Err(error) if error.kind() == ErrorKind::WouldBlock => self.writable = false,
                     Err(error) if error.kind() == ErrorKind::Interrupted => {}
-                    Err(error) => return Turn::Close(End::Socket(error)),
+                    Err(error) => return Turn::Close(CloseCause::Socket(error)),
                 }
             }
             if let Some(reason) = conn.session.close_reason() {
                 if conn.session.is_finished() {
-                    return Turn::Close(End::Session(reason));
+                    return Turn::Close(CloseCause::Session(reason));
                 }
             }
             let sending = !conn.session.pending_output().is_empty()
@@ -526,7 +526,7 @@ impl Connection {
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => self.readable = false,
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}
-                Err(error) => return Turn::Close(End::Socket(error)),
+                Err(error) => return Turn::Close(CloseCause::Socket(error)),
             }
         }
     }
@@ -538,13 +538,13 @@ impl Connection {
     /// turn ends with.
     fn read_header(
         &mut self,
-        shared: &Shared,
+        shared: &ServerState,
         input: &mut [u8],
         file_buf: &mut [u8],
         now: Instant,
     ) -> Option<Turn> {
         if let Some(reason) = self.conn.session.close_reason() {
-            return Some(Turn::Close(End::Session(reason)));
+            return Some(Turn::Close(CloseCause::Session(reason)));
         }
         let (reader, _) = self.header.as_mut()?;
         loop {
@@ -554,7 +554,7 @@ impl Connection {
             let read = match self.stream.read(input) {
                 Ok(0) => {
                     let why = "the connection closed before its PROXY header".to_owned();
-                    return Some(Turn::Close(End::NoHeader(why)));
+                    return Some(Turn::Close(CloseCause::NoHeader(why)));
                 }
                 Ok(read) => read,
                 Err(error) if error.kind() == ErrorKind::WouldBlock => {
@@ -562,11 +562,11 @@ impl Connection {
                     continue;
                 }
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-                Err(error) => return Some(Turn::Close(End::Socket(error))),
+                Err(error) => return Some(Turn::Close(CloseCause::Socket(error))),
             };
             match reader.push(&input[..read]) {
                 Header::Incomplete => {}
-                Header::Bad(why) => return Some(Turn::Close(End::NoHeader(why))),
+                Header::Bad(why) => return Some(Turn::Close(CloseCause::NoHeader(why))),
                 Header::Done { client, rest } => {
                     self.header = None;
                     if let Some(client) = client {
@@ -583,7 +583,7 @@ impl Connection {
 }
 
 /// Reads and drops what a closing connection's peer still sends (see
-/// [`End::is_graceful`]).
+/// [`CloseCause::is_graceful`]).
 fn drain(
     stream: &mut TcpStream,
     closing: &mut Closing,

@@ -160,7 +160,7 @@ impl Config {
 /// What every engine thread shares: the served directory, the session
 /// settings, and the shutdown's state.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct ServerState {
     pub(crate) dir: ServedDir,
     pub(crate) session: SessionConfig,
     /// Connections start with a PROXY header.
@@ -176,7 +176,7 @@ pub(crate) struct Shared {
     ended: Condvar,
 }
 
-impl Shared {
+impl ServerState {
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }
@@ -218,7 +218,7 @@ impl Drop for Counted {
 /// shutdown can wait for them with a bound, and joined at the end.
 #[derive(Debug)]
 pub(crate) struct Spawner {
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     handles: Vec<JoinHandle<()>>,
 }
 
@@ -232,7 +232,7 @@ impl Spawner {
         body: impl FnOnce() + Send + 'static,
     ) -> std::io::Result<()> {
         /// Counts the thread ended, however it ends.
-        struct Alive(Arc<Shared>);
+        struct Alive(Arc<ServerState>);
         impl Drop for Alive {
             fn drop(&mut self) {
                 let mut alive = self.0.alive();
@@ -267,7 +267,7 @@ impl Spawner {
 #[derive(Debug)]
 pub struct Server {
     listening: Listening,
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     engine: Engine,
     trim_heap: bool,
 }
@@ -303,7 +303,7 @@ impl Server {
         let listening = Listening::bind(&config.addresses, config.port, options)?;
         Ok(Server {
             listening,
-            shared: Arc::new(Shared {
+            shared: Arc::new(ServerState {
                 dir: ServedDir::new(dir.clone(), config.hidden),
                 session: SessionConfig {
                     idle_timeout: config.idle_timeout,
@@ -397,7 +397,7 @@ impl Server {
 fn start_loops(
     loops: usize,
     listeners: &[std::net::TcpListener],
-    shared: &Arc<Shared>,
+    shared: &Arc<ServerState>,
     spawner: &mut Spawner,
 ) -> Result<Arc<Handoff>, Error> {
     let failed = |source| Error::Start {
@@ -522,7 +522,7 @@ impl Running {
 /// thread (a signal handler's, say).
 #[derive(Debug, Clone)]
 pub struct ServerHandle {
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     control: Arc<Control>,
 }
 

@@ -27,11 +27,11 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::Error;
-use crate::conn::{Conn, End, FILE_CHUNK_LEN, wire_len};
+use crate::conn::{CloseCause, Conn, FILE_CHUNK_LEN, wire_len};
 use crate::logger;
 use crate::proxy::{HEADER_TIME, Header, HeaderReader};
 use crate::server::{
-    ACCEPT_BACKOFF, AcceptFailures, AcceptOutcome, DRAIN_BYTES, DRAIN_TIME, Shared, Spawner,
+    ACCEPT_BACKOFF, AcceptFailures, AcceptOutcome, DRAIN_BYTES, DRAIN_TIME, ServerState, Spawner,
 };
 
 /// Bytes a worker reads from its socket at once: its own buffer, so kept
@@ -88,7 +88,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) fn start(
     workers: usize,
     listeners: &[StdListener],
-    shared: &Arc<Shared>,
+    shared: &Arc<ServerState>,
     spawner: &mut Spawner,
     trim_heap: bool,
 ) -> Result<Arc<Pool>, Error> {
@@ -155,7 +155,7 @@ struct Acceptor {
     /// Non-blocking copies of the listening sockets.
     listeners: Vec<StdListener>,
     queue: SyncSender<Accepted>,
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
 }
 
 impl Acceptor {
@@ -229,7 +229,7 @@ impl Acceptor {
 fn work(
     index: usize,
     waiting: &Mutex<Receiver<Accepted>>,
-    shared: &Shared,
+    shared: &ServerState,
     pool: &Pool,
     trim_heap: bool,
 ) {
@@ -279,7 +279,7 @@ fn return_freed_memory() {
 fn return_freed_memory() {}
 
 /// Serves one connection, accepted at `accepted`, until it closes.
-fn serve(mut stream: &TcpStream, accepted: Instant, shared: &Shared) {
+fn serve(mut stream: &TcpStream, accepted: Instant, shared: &ServerState) {
     let peer = match stream.peer_addr() {
         Ok(peer) => peer,
         Err(error) => {
@@ -333,7 +333,7 @@ fn serve(mut stream: &TcpStream, accepted: Instant, shared: &Shared) {
         &mut file_buf,
     );
     let end = match end {
-        End::Socket(_) if shared.is_cut() => End::Cut,
+        CloseCause::Socket(_) if shared.is_cut() => CloseCause::Cut,
         end => end,
     };
     conn.log_end(&end);
@@ -348,27 +348,29 @@ fn read_header(
     mut stream: &TcpStream,
     deadline: Instant,
     input: &mut [u8],
-) -> Result<(Option<std::net::SocketAddr>, Vec<u8>), End> {
+) -> Result<(Option<std::net::SocketAddr>, Vec<u8>), CloseCause> {
     let mut reader = HeaderReader::default();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             let why = format!("no PROXY header within {} s", HEADER_TIME.as_secs());
-            return Err(End::NoHeader(why));
+            return Err(CloseCause::NoHeader(why));
         }
-        stream.set_read_timeout(Some(left)).map_err(End::Socket)?;
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(CloseCause::Socket)?;
         let read = match stream.read(input) {
             Ok(0) => {
                 let why = "the connection closed before its PROXY header".to_owned();
-                return Err(End::NoHeader(why));
+                return Err(CloseCause::NoHeader(why));
             }
             Ok(read) => read,
             Err(error) if error.kind() == ErrorKind::Interrupted || is_timeout(&error) => continue,
-            Err(error) => return Err(End::Socket(error)),
+            Err(error) => return Err(CloseCause::Socket(error)),
         };
         match reader.push(&input[..read]) {
             Header::Incomplete => {}
-            Header::Bad(why) => return Err(End::NoHeader(why)),
+            Header::Bad(why) => return Err(CloseCause::NoHeader(why)),
             Header::Done { client, rest } => return Ok((client, rest)),
         }
     }
@@ -385,11 +387,11 @@ struct Queued {
 fn run(
     stream: &mut &TcpStream,
     conn: &mut Conn,
-    shared: &Shared,
+    shared: &ServerState,
     mut queued: Queued,
     input: &mut [u8],
     file_buf: &mut [u8],
-) -> End {
+) -> CloseCause {
     let mut wire = Vec::new();
     loop {
         if shared.is_shutting_down() {
@@ -406,7 +408,7 @@ fn run(
                 write_some(stream, conn)
             };
             if let Err(error) = sent {
-                return End::Socket(error);
+                return CloseCause::Socket(error);
             }
             conn.advance(&shared.dir, file_buf, Instant::now());
         }
@@ -414,7 +416,7 @@ fn run(
             conn.session.begin_shutdown();
         }
         if let Some(reason) = conn.session.close_reason() {
-            return End::Session(reason);
+            return CloseCause::Session(reason);
         }
         if !conn.wants_read() {
             // The session has more to do without reading (input it kept
@@ -423,7 +425,7 @@ fn run(
         }
         let timeout = wait_until(conn.session.poll_timeout());
         if let Err(error) = stream.set_read_timeout(timeout) {
-            return End::Socket(error);
+            return CloseCause::Socket(error);
         }
         logger::release_lines();
         let read = stream.read(input);
@@ -440,7 +442,7 @@ fn run(
             }
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
             Err(error) if is_timeout(&error) => conn.session.handle_timeout(now),
-            Err(error) => return End::Socket(error),
+            Err(error) => return CloseCause::Socket(error),
         }
     }
 }
@@ -526,7 +528,7 @@ fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
-/// Ends the connection after its last reply (see [`End::is_graceful`]).
+/// Ends the connection after its last reply (see [`CloseCause::is_graceful`]).
 fn close_gracefully(mut stream: &TcpStream, scratch: &mut [u8]) {
     logger::release_lines();
     if stream.shutdown(Shutdown::Write).is_err() {
