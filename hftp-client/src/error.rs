@@ -46,10 +46,10 @@ pub enum Error {
         received: Vec<u8>,
     },
     /// No connection could be opened.
-    #[error("cannot connect: {0}")]
+    #[error("cannot connect")]
     Connect(#[source] io::Error),
     /// Sending or receiving failed, or timed out.
-    #[error("connection failed: {0}")]
+    #[error("connection failed")]
     Io(#[source] io::Error),
     /// The server closed the connection before its reply was complete
     /// (HFTP.md: what a client sees when a file shrinks mid-slice).
@@ -57,7 +57,7 @@ pub enum Error {
     Closed,
     /// The writer given to [`Client::slice`](crate::Client::slice) failed.
     /// The connection is left mid-reply and is closed.
-    #[error("cannot write the data received: {0}")]
+    #[error("cannot write the data received")]
     Write(#[source] io::Error),
     /// An earlier failure left the connection unusable; open a new one.
     #[error("the connection was lost by an earlier failure")]

@@ -44,7 +44,7 @@ pub enum ReplyError {
     LineTooLong,
     /// A listing line is not a valid file name.
     #[error("listing holds an invalid file name: {0}")]
-    BadFileName(#[from] FileNameError),
+    BadFileName(FileNameError),
     /// The metadata body is not a decimal size that fits 64 bits.
     #[error("metadata body is not a decimal size")]
     BadSize,
@@ -58,6 +58,14 @@ pub enum ReplyError {
     /// The connection ended before the reply did.
     #[error("the reply was cut short")]
     Truncated,
+}
+
+// Not `#[from]`: that would make the name's error the source as well as
+// part of the message, and a chain of causes would print it twice.
+impl From<FileNameError> for ReplyError {
+    fn from(error: FileNameError) -> ReplyError {
+        ReplyError::BadFileName(error)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -109,7 +109,7 @@ pub fn main(args: &CheckArgs, default_server: &str) -> u8 {
     let report = match run(&config) {
         Ok(report) => report,
         Err(error) => {
-            eprintln!("hftp: check: {error}");
+            eprintln!("hftp: check: {error}: {}", error.source);
             return LOCAL_FAILURE;
         }
     };

@@ -103,7 +103,7 @@ pub struct Config {
 /// A failure of the check itself (not of the server): the served
 /// directory could not be prepared.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot prepare {path}: {source}")]
+#[error("cannot prepare {path}")]
 pub struct SetupError {
     /// What could not be created.
     pub path: PathBuf,
