@@ -38,6 +38,7 @@ Examples:
   hftp get report.pdf              download into ./report.pdf
   hftp get -j 4 big.iso -o /tmp    four connections in parallel
   hftp get -c big.iso              resume an interrupted download
+  hftp mirror backup/              every file of the server into backup/
   hftp cat notes.txt --offset 100 --size 50
   echo 'ls' | hftp                 drive the shell from a script
 
@@ -161,6 +162,9 @@ pub enum Command {
     /// Download files (also `mget`)
     #[command(long_about = GET_LONG_ABOUT, visible_alias = "mget")]
     Get(GetArgs),
+    /// Download every file the server lists into a directory
+    #[command(long_about = MIRROR_LONG_ABOUT)]
+    Mirror(MirrorArgs),
     /// Write a file, or part of it, to standard output
     Cat(CatArgs),
     /// Run an interactive session (the default on a terminal)
@@ -203,11 +207,30 @@ reported on its own line and the others are still downloaded; a last line
 says how many failed, and the exit code is that of the last failure.
 Ctrl-C stops them all.";
 
+const MIRROR_LONG_ABOUT: &str = "\
+Download every file the server lists into a directory (default: the
+current directory, or the shell's after `lcd`), as `lftp mirror` does. The
+server's directory is flat: there are no subdirectories to walk.
+
+HFTP tells a file's size but not its date or a checksum, so a file that
+changed on the server but kept its size cannot be told apart: a local
+file as large as the server's is taken as up to date and kept; any other
+is fetched again and replaced, through NAME.part as `get` does. With
+--only-missing, every file already there is kept, whatever its size. A
+NAME.part left by an interrupted mirror is resumed, as `get -c` resumes it.
+
+A listed name that HFTP cannot request (a space, a slash, ...) is reported
+and skipped. A file that fails is reported on its own line and the others
+are still fetched. A last line sums up: `mirrored N files (SIZE), K up to
+date, F failed`; the exit code is 0 when none failed, else that of the
+last failure.";
+
 const SHELL_LONG_ABOUT: &str = "\
 Run an interactive session.
 
 Commands: ls [-l], stat FILE, get FILE... [-o PATH] [-c] [-j N],
-cat FILE [--offset O] [--size S], lcd [DIR], lpwd, open HOST[:PORT],
+mirror [DIR] [--only-missing], cat FILE [--offset O] [--size S],
+lcd [DIR], lpwd, open HOST[:PORT],
 !COMMAND (runs COMMAND in sh), help [COMMAND], quit (or exit).
 They take the same options as the hftp commands of the same name; `help
 get` shows them. Words are split as sh splits them: quote a word with
@@ -279,6 +302,13 @@ pub struct GetArgs {
     /// if NAME is already the whole file, say so and succeed
     #[arg(short = 'c', long = "continue")]
     pub resume: bool,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+}
+
+/// How `get` and `mirror` transfer each file.
+#[derive(Debug, Clone, Args)]
+pub struct TransferArgs {
     /// Split each file into N segments, fetched over N connections in
     /// parallel and written at their offsets
     #[arg(
@@ -289,6 +319,20 @@ pub struct GetArgs {
         value_parser = clap::value_parser!(u16).range(1..=64)
     )]
     pub parallel: u16,
+}
+
+/// Options of `mirror`.
+#[derive(Debug, Clone, Args)]
+pub struct MirrorArgs {
+    /// The local directory to fill, created if missing. Default: the
+    /// current directory
+    pub dir: Option<PathBuf>,
+    /// Fetch only the files that are not in DIR yet; keep every file that
+    /// is, whatever its size
+    #[arg(long)]
+    pub only_missing: bool,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
 }
 
 /// Options of `cat`.
@@ -331,6 +375,9 @@ pub enum ShellCommand {
     /// Download files (also `mget`)
     #[command(long_about = GET_LONG_ABOUT, visible_alias = "mget")]
     Get(GetArgs),
+    /// Download every file the server lists into a directory
+    #[command(long_about = MIRROR_LONG_ABOUT)]
+    Mirror(MirrorArgs),
     /// Write a file, or part of it, to standard output
     Cat(CatArgs),
     /// Change the local directory downloads go to
@@ -355,8 +402,8 @@ pub enum ShellCommand {
 }
 
 /// The shell's command names, for completion.
-pub const SHELL_COMMANDS: [&str; 11] = [
-    "cat", "exit", "get", "help", "lcd", "lpwd", "ls", "mget", "open", "quit", "stat",
+pub const SHELL_COMMANDS: [&str; 12] = [
+    "cat", "exit", "get", "help", "lcd", "lpwd", "ls", "mget", "mirror", "open", "quit", "stat",
 ];
 
 #[cfg(test)]

@@ -43,10 +43,10 @@ pub struct FileChanged {
 /// Some of several files failed, each already reported on its own line:
 /// the command's one summary line, with the exit code of the last failure.
 #[derive(Debug, thiserror::Error)]
-#[error("{failed} of {total} files failed")]
+#[error("{summary}")]
 pub struct SomeFailed {
-    pub failed: usize,
-    pub total: usize,
+    /// E.g. `2 of 5 files failed`.
+    pub summary: String,
     pub code: u8,
 }
 

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Some(Command::Ls(args)) => commands::ls(&mut session, args, &mut io::stdout().lock()),
         Some(Command::Stat(args)) => commands::stat(&mut session, args, &mut io::stdout().lock()),
         Some(Command::Get(args)) => get::get(&mut session, args),
+        Some(Command::Mirror(args)) => get::mirror(&mut session, args),
         Some(Command::Cat(args)) => commands::cat(&mut session, args),
         Some(Command::Shell) | None => return ExitCode::from(shell::run(session, interactive)),
         Some(Command::Help(args)) => {
@@ -61,6 +62,9 @@ fn main() -> ExitCode {
             let hint = match &cli.command {
                 Some(Command::Get(args)) => {
                     format!("; `hftp {}` resumes", get::resume_command(args))
+                }
+                Some(Command::Mirror(args)) => {
+                    format!("; `hftp {}` goes on", get::mirror::resume_command(args))
                 }
                 _ => String::new(),
             };

@@ -158,6 +158,7 @@ fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
         ShellCommand::Ls(args) => commands::ls(session, args, &mut stdout.lock()),
         ShellCommand::Stat(args) => commands::stat(session, args, &mut stdout.lock()),
         ShellCommand::Get(args) => get::get(session, args),
+        ShellCommand::Mirror(args) => get::mirror(session, args),
         ShellCommand::Cat(args) => commands::cat(session, args),
         ShellCommand::Lcd { dir } => lcd(dir.as_ref()),
         ShellCommand::Lpwd => std::env::current_dir()
@@ -188,6 +189,9 @@ fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
             let hint = match &command {
                 ShellCommand::Get(args) => {
                     format!(" `{}` resumes the download.", get::resume_command(args))
+                }
+                ShellCommand::Mirror(args) => {
+                    format!(" `{}` goes on.", get::mirror::resume_command(args))
                 }
                 _ => String::new(),
             };
@@ -345,7 +349,7 @@ impl Completer for ShellHelper {
         let word = &before[start..];
         let previous: Vec<&str> = before[..start].split_whitespace().collect();
         let local_path = matches!(previous.last(), Some(&("-o" | "--output")))
-            || previous.first() == Some(&"lcd");
+            || matches!(previous.first(), Some(&("lcd" | "mirror")));
         if local_path {
             return self.files.complete(line, pos, context);
         }

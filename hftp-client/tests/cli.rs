@@ -392,6 +392,7 @@ fn help_is_the_manual() {
         "ls",
         "stat",
         "get",
+        "mirror",
         "cat",
         "shell",
         "Exit codes:",
@@ -538,7 +539,14 @@ fn completion_scripts_and_the_manual_page_come_from_the_flags() {
             .get_output()
             .clone();
         let script = stdout_of(&output);
-        for needle in ["get", "stat", "continue", "create-dirs"] {
+        for needle in [
+            "get",
+            "stat",
+            "continue",
+            "create-dirs",
+            "mirror",
+            "only-missing",
+        ] {
             assert!(script.contains(needle), "{shell}: no {needle:?}");
         }
     }

@@ -8,6 +8,7 @@ mod cli;
 mod encoding;
 mod get;
 mod library;
+mod mirror;
 mod output;
 mod retry;
 mod shell;

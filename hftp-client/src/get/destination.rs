@@ -64,6 +64,17 @@ pub enum DestinationError {
     Local(String),
 }
 
+impl DestinationError {
+    /// The error as a command reports it: one sentence, and the exit
+    /// code of a usage error or of a local failure.
+    pub fn into_error(self) -> anyhow::Error {
+        match self {
+            DestinationError::Usage(error) => anyhow::Error::new(error),
+            DestinationError::Local(text) => anyhow::Error::msg(text),
+        }
+    }
+}
+
 /// What `-o` says about where files go.
 #[derive(Debug, Clone, Copy)]
 pub struct Output<'a> {
@@ -136,6 +147,16 @@ fn make_dir(dir: &Path, create: bool) -> Result<(), DestinationError> {
             crate::failure::io_message(&error)
         ))
     })
+}
+
+/// Where `name` goes in `dir` (none: the current directory), which
+/// exists.
+pub fn in_dir(dir: Option<&Path>, name: &FileName) -> Result<Destination, DestinationError> {
+    let path = match dir {
+        Some(dir) => dir.join(name.as_str()),
+        None => PathBuf::from(name.as_str()),
+    };
+    destination(&path, false)
 }
 
 fn destination(path: &Path, create_dirs: bool) -> Result<Destination, DestinationError> {

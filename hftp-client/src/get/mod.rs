@@ -12,6 +12,7 @@
 //! may have holes, so a killed `get -j` resumes each segment.
 
 mod destination;
+pub mod mirror;
 mod segments;
 
 use std::fs::{self, File, OpenOptions};
@@ -26,12 +27,13 @@ use indicatif::{HumanBytes, ProgressBar, ProgressState, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::address::{RemoteFile, RemoteSpec};
-use crate::cli::GetArgs;
+use crate::cli::{GetArgs, TransferArgs};
 use crate::commands::fetch;
 use crate::failure::{self, FileChanged, InconsistentReply, SomeFailed};
 use crate::interrupt;
 use crate::session::{OwnConnection, Session};
 use destination::{Destination, DestinationError, Output};
+pub use mirror::mirror;
 use segments::{Segment, SegmentLog};
 
 /// A parallel download gives each connection at least this much.
@@ -44,6 +46,26 @@ const RESUME_CHECK_LEN: u64 = 64 * 1024;
 /// records a segment's progress at each such write.
 const WRITE_BUFFER_LEN: usize = 1024 * 1024;
 
+/// How each file of a command is transferred: what `get` and `mirror`
+/// share.
+struct Transfer {
+    /// Resume from a `.part` (`-c`).
+    resume: bool,
+    /// Segments over connections of their own (`-j`).
+    parallel: u16,
+    show_progress: bool,
+}
+
+impl Transfer {
+    fn new(session: &Session, args: &TransferArgs, resume: bool) -> Transfer {
+        Transfer {
+            resume,
+            parallel: args.parallel,
+            show_progress: io::stderr().is_terminal() && !session.is_quiet(),
+        }
+    }
+}
+
 pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
     let files = expand(session, &args.files)?;
     let names: Vec<FileName> = files.iter().map(|file| file.name).collect();
@@ -54,11 +76,8 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
             create_dirs: args.create_dirs,
         },
     )
-    .map_err(|error| match error {
-        DestinationError::Usage(error) => anyhow::Error::new(error),
-        DestinationError::Local(text) => anyhow::Error::msg(text),
-    })?;
-    let show_progress = io::stderr().is_terminal() && !session.is_quiet();
+    .map_err(DestinationError::into_error)?;
+    let transfer = Transfer::new(session, &args.transfer, args.resume);
     let mut others = Vec::new();
     let mut last_failure = None;
     let mut failed = 0;
@@ -72,7 +91,10 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
             continue;
         }
         let session = session.pick(file.server.as_ref(), &mut others);
-        let result = download(session, &file.name, destination, args, show_progress)
+        let result = session
+            .retrying(|client| client.metadata(&file.name))
+            .map_err(anyhow::Error::from)
+            .and_then(|size| download(session, &file.name, size, destination, &transfer))
             .with_context(|| format!("get {file}"));
         let Err(error) = result else { continue };
         if interrupt::is_set() || files.len() == 1 {
@@ -90,13 +112,12 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
     }
     if let Some(code) = last_failure {
         return Err(SomeFailed {
-            failed,
-            total: files.len(),
+            summary: format!("{failed} of {} files failed", files.len()),
             code,
         })
         .context("get");
     }
-    if show_progress && files.len() > 1 {
+    if transfer.show_progress && files.len() > 1 {
         eprintln!(
             "{} files in {:.1}s",
             files.len(),
@@ -171,19 +192,18 @@ enum Plan {
     Segments(Vec<Segment>),
 }
 
+/// Downloads `name`, of `size` bytes, to `destination`.
 fn download(
     session: &mut Session,
     name: &FileName,
+    size: u64,
     destination: &Destination,
-    args: &GetArgs,
-    show_progress: bool,
+    transfer: &Transfer,
 ) -> anyhow::Result<()> {
-    let size = session.retrying(|client| client.metadata(name))?;
     match destination {
         Destination::Stdout => {
             let stdout = io::stdout();
-            let mut out = stdout.lock();
-            through(session, name, size, &mut out, show_progress)
+            through(session, name, size, &mut stdout.lock(), transfer)
         }
         Destination::Through { path } => {
             // Neither created nor truncated: it is a device or a FIFO.
@@ -191,11 +211,9 @@ fn download(
                 .write(true)
                 .open(path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
-            through(session, name, size, &mut out, show_progress)
+            through(session, name, size, &mut out, transfer)
         }
-        Destination::File { path, part } => {
-            to_file(session, name, size, path, part, args, show_progress)
-        }
+        Destination::File { path, part } => to_file(session, name, size, path, part, transfer),
     }
 }
 
@@ -206,8 +224,9 @@ fn through(
     name: &FileName,
     size: u64,
     out: &mut impl Write,
-    show_progress: bool,
+    transfer: &Transfer,
 ) -> anyhow::Result<()> {
+    let show_progress = transfer.show_progress;
     let bar = progress_bar(name, size, 0, show_progress);
     let mut out = Progress {
         inner: BufWriter::with_capacity(WRITE_BUFFER_LEN, out),
@@ -225,11 +244,11 @@ fn to_file(
     size: u64,
     path: &Path,
     part: &Path,
-    args: &GetArgs,
-    show_progress: bool,
+    transfer: &Transfer,
 ) -> anyhow::Result<()> {
+    let show_progress = transfer.show_progress;
     let record = destination::segments_path(part);
-    let plan = if args.resume {
+    let plan = if transfer.resume {
         resume_plan(session, name, size, path, part, &record)?
     } else {
         remove_if_there(&record)?;
@@ -270,7 +289,7 @@ fn to_file(
             .with_context(|| format!("cannot open {}", record.display()))
             .and_then(|log| parallel(session, name, &file, log, segments, &bar)),
         Plan::Prefix(start) => {
-            let segments = u64::from(args.parallel).min((size - start) / MIN_SEGMENT_LEN);
+            let segments = u64::from(transfer.parallel).min((size - start) / MIN_SEGMENT_LEN);
             if segments > 1 {
                 file.set_len(size)
                     .with_context(|| format!("cannot extend {}", part.display()))?;
