@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use crate::address::{self, RemoteFile, RemoteSpec, Server};
+use crate::get::rate::{self, Rate};
 use clap::{Args, Parser, Subcommand};
 use hftp_client::SliceEncoding;
 
@@ -39,6 +40,7 @@ Examples:
   hftp get -j 4 big.iso -o /tmp    four connections in parallel
   hftp get -c big.iso              resume an interrupted download
   hftp mirror backup/              every file of the server into backup/
+  hftp get --limit-rate 500K big.iso   at most 500 KiB/s
   hftp cat notes.txt --offset 100 --size 50
   echo 'ls' | hftp                 drive the shell from a script
 
@@ -319,6 +321,11 @@ pub struct TransferArgs {
         value_parser = clap::value_parser!(u16).range(1..=64)
     )]
     pub parallel: u16,
+    /// Receive at most RATE bytes per second, all connections of -j
+    /// together: a number with K, M or G for 1024, 1024² or 1024³ (500K,
+    /// 2M, 1.5G), as curl and wget take it
+    #[arg(long, value_name = "RATE", value_parser = rate::parse_rate)]
+    pub limit_rate: Option<Rate>,
 }
 
 /// Options of `mirror`.

@@ -393,6 +393,7 @@ fn help_is_the_manual() {
         "stat",
         "get",
         "mirror",
+        "--limit-rate",
         "cat",
         "shell",
         "Exit codes:",
@@ -546,6 +547,7 @@ fn completion_scripts_and_the_manual_page_come_from_the_flags() {
             "create-dirs",
             "mirror",
             "only-missing",
+            "limit-rate",
         ] {
             assert!(script.contains(needle), "{shell}: no {needle:?}");
         }

@@ -10,6 +10,7 @@ mod get;
 mod library;
 mod mirror;
 mod output;
+mod rate;
 mod retry;
 mod shell;
 mod terminal;

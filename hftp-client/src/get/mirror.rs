@@ -12,6 +12,7 @@ use hftp_client::{Client, FileName};
 use indicatif::HumanBytes;
 
 use super::destination::{self, Destination, DestinationError};
+use super::rate::Limiter;
 use super::{Transfer, download};
 use crate::cli::MirrorArgs;
 use crate::failure::{self, SomeFailed};
@@ -39,9 +40,10 @@ pub fn mirror(session: &mut Session, args: &MirrorArgs) -> anyhow::Result<()> {
         fs::create_dir_all(dir)
             .with_context(|| format!("mirror: cannot create the directory {}", dir.display()))?;
     }
+    let limiter = args.transfer.limit_rate.map(Limiter::new);
     // An interrupted mirror's `.part`s are resumed, as `get -c` resumes
     // them (their last bytes checked against the server's first).
-    let transfer = Transfer::new(session, &args.transfer, true);
+    let transfer = Transfer::new(session, &args.transfer, limiter.as_ref(), true);
     let (mut fetched, mut bytes, mut kept, mut failed) = (0, 0, 0, 0);
     let mut last_failure = None;
     for name in &listing.names {
@@ -89,7 +91,7 @@ fn mirror_one(
     session: &mut Session,
     name: &FileName,
     args: &MirrorArgs,
-    transfer: &Transfer,
+    transfer: &Transfer<'_>,
 ) -> anyhow::Result<Outcome> {
     let destination =
         destination::in_dir(args.dir.as_deref(), name).map_err(DestinationError::into_error)?;

@@ -13,6 +13,7 @@
 
 mod destination;
 pub mod mirror;
+pub mod rate;
 mod segments;
 
 use std::fs::{self, File, OpenOptions};
@@ -34,6 +35,7 @@ use crate::interrupt;
 use crate::session::{OwnConnection, Session};
 use destination::{Destination, DestinationError, Output};
 pub use mirror::mirror;
+use rate::{Limiter, Paced};
 use segments::{Segment, SegmentLog};
 
 /// A parallel download gives each connection at least this much.
@@ -48,19 +50,27 @@ const WRITE_BUFFER_LEN: usize = 1024 * 1024;
 
 /// How each file of a command is transferred: what `get` and `mirror`
 /// share.
-struct Transfer {
+struct Transfer<'a> {
     /// Resume from a `.part` (`-c`).
     resume: bool,
     /// Segments over connections of their own (`-j`).
     parallel: u16,
+    /// `--limit-rate`, shared by every connection.
+    limiter: Option<&'a Limiter>,
     show_progress: bool,
 }
 
-impl Transfer {
-    fn new(session: &Session, args: &TransferArgs, resume: bool) -> Transfer {
+impl<'a> Transfer<'a> {
+    fn new(
+        session: &Session,
+        args: &TransferArgs,
+        limiter: Option<&'a Limiter>,
+        resume: bool,
+    ) -> Transfer<'a> {
         Transfer {
             resume,
             parallel: args.parallel,
+            limiter,
             show_progress: io::stderr().is_terminal() && !session.is_quiet(),
         }
     }
@@ -77,7 +87,8 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
         },
     )
     .map_err(DestinationError::into_error)?;
-    let transfer = Transfer::new(session, &args.transfer, args.resume);
+    let limiter = args.transfer.limit_rate.map(Limiter::new);
+    let transfer = Transfer::new(session, &args.transfer, limiter.as_ref(), args.resume);
     let mut others = Vec::new();
     let mut last_failure = None;
     let mut failed = 0;
@@ -198,7 +209,7 @@ fn download(
     name: &FileName,
     size: u64,
     destination: &Destination,
-    transfer: &Transfer,
+    transfer: &Transfer<'_>,
 ) -> anyhow::Result<()> {
     match destination {
         Destination::Stdout => {
@@ -224,14 +235,15 @@ fn through(
     name: &FileName,
     size: u64,
     out: &mut impl Write,
-    transfer: &Transfer,
+    transfer: &Transfer<'_>,
 ) -> anyhow::Result<()> {
     let show_progress = transfer.show_progress;
     let bar = progress_bar(name, size, 0, show_progress);
-    let mut out = Progress {
-        inner: BufWriter::with_capacity(WRITE_BUFFER_LEN, out),
-        bar: &bar,
-    };
+    let mut out = counted(
+        BufWriter::with_capacity(WRITE_BUFFER_LEN, out),
+        &bar,
+        transfer.limiter,
+    );
     let result =
         fetch(session, name, 0, size, &mut out).and_then(|()| out.flush().map_err(Error::Write));
     finish_bar(&bar, result.is_ok(), name, size, show_progress);
@@ -244,7 +256,7 @@ fn to_file(
     size: u64,
     path: &Path,
     part: &Path,
-    transfer: &Transfer,
+    transfer: &Transfer<'_>,
 ) -> anyhow::Result<()> {
     let show_progress = transfer.show_progress;
     let record = destination::segments_path(part);
@@ -287,7 +299,7 @@ fn to_file(
     let transferred = match plan {
         Plan::Segments(segments) => SegmentLog::reopen(&record)
             .with_context(|| format!("cannot open {}", record.display()))
-            .and_then(|log| parallel(session, name, &file, log, segments, &bar)),
+            .and_then(|log| parallel(session, name, &file, log, segments, &bar, transfer)),
         Plan::Prefix(start) => {
             let segments = u64::from(transfer.parallel).min((size - start) / MIN_SEGMENT_LEN);
             if segments > 1 {
@@ -296,9 +308,10 @@ fn to_file(
                 let segments = split(start, size, segments);
                 SegmentLog::create(&record, size, &segments)
                     .with_context(|| format!("cannot create {}", record.display()))
-                    .and_then(|log| parallel(session, name, &file, log, segments, &bar))
+                    .and_then(|log| parallel(session, name, &file, log, segments, &bar, transfer))
             } else {
-                sequential(session, name, &file, start, size, &bar).map_err(anyhow::Error::from)
+                sequential(session, name, &file, start, size, &bar, transfer)
+                    .map_err(anyhow::Error::from)
             }
         }
         Plan::Complete => Ok(()),
@@ -513,11 +526,13 @@ fn sequential(
     start: u64,
     size: u64,
     bar: &ProgressBar,
+    transfer: &Transfer<'_>,
 ) -> Result<(), Error> {
-    let mut out = Progress {
-        inner: BufWriter::with_capacity(WRITE_BUFFER_LEN, AtOffset::new(file, start)),
+    let mut out = counted(
+        BufWriter::with_capacity(WRITE_BUFFER_LEN, AtOffset::new(file, start)),
         bar,
-    };
+        transfer.limiter,
+    );
     let result = fetch(session, name, start, size - start, &mut out);
     // Keep what arrived before a failure: `-c` resumes from it.
     let flushed = out.flush().map_err(Error::Write);
@@ -534,6 +549,7 @@ fn parallel(
     log: SegmentLog,
     segments: Vec<Segment>,
     bar: &ProgressBar,
+    transfer: &Transfer<'_>,
 ) -> anyhow::Result<()> {
     let unfinished: Vec<usize> = (0..segments.len())
         .filter(|&index| segments[index].done < segments[index].to)
@@ -547,16 +563,14 @@ fn parallel(
         unfinished.par_iter().try_for_each(|&index| {
             let segment = segments[index];
             let mut connection = OwnConnection::new(session);
-            let mut out = Progress {
-                inner: SegmentWriter {
-                    file,
-                    log: &log,
-                    index,
-                    segment,
-                    buffer: Vec::with_capacity(WRITE_BUFFER_LEN),
-                },
-                bar,
+            let segment_writer = SegmentWriter {
+                file,
+                log: &log,
+                index,
+                segment,
+                buffer: Vec::with_capacity(WRITE_BUFFER_LEN),
             };
+            let mut out = counted(segment_writer, bar, transfer.limiter);
             let result = fetch(
                 &mut connection,
                 name,
@@ -743,6 +757,19 @@ impl Write for SegmentWriter<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.write_buffer()
+    }
+}
+
+/// `inner`, counting what passes on `bar`, no faster than `limiter`
+/// allows. The bar counts what was received, so it shows the true rate.
+fn counted<'a, W: Write>(
+    inner: W,
+    bar: &'a ProgressBar,
+    limiter: Option<&'a Limiter>,
+) -> Paced<'a, Progress<'a, W>> {
+    Paced {
+        inner: Progress { inner, bar },
+        limiter,
     }
 }
 
