@@ -16,7 +16,8 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  file not found on the server (202 FILE NOT FOUND)
-  2  usage error: unknown option, missing argument, invalid file name
+  2  usage error: unknown option, missing argument, invalid file name,
+     binary data for a terminal without --output-binary
   3  refused by the server (any other status: 200, 201, 203, 1xx)
   4  connection failure: cannot connect, timed out, connection lost
   5  malformed reply: the server broke the protocol
@@ -207,7 +208,12 @@ left) is drawn on standard error when it is a terminal.
 Several files are downloaded one after the other. A file that fails is
 reported on its own line and the others are still downloaded; a last line
 says how many failed, and the exit code is that of the last failure.
-Ctrl-C stops them all.";
+Ctrl-C stops them all.
+
+With `-o -` on a terminal, data that looks binary (a NUL byte, or bytes
+that are not UTF-8, at its start) is refused before any of it is written,
+as curl does: save it with `-o FILE`, pipe or redirect it, or write it
+anyway with --output-binary.";
 
 const MIRROR_LONG_ABOUT: &str = "\
 Download every file the server lists into a directory (default: the
@@ -304,6 +310,12 @@ pub struct GetArgs {
     /// if NAME is already the whole file, say so and succeed
     #[arg(short = 'c', long = "continue")]
     pub resume: bool,
+    /// Write to standard output (`-o -`) even when it is a terminal and
+    /// the data looks binary (a NUL byte, or not UTF-8, in its first
+    /// bytes), which is otherwise refused: binary output can mess up a
+    /// terminal
+    #[arg(long)]
+    pub output_binary: bool,
     #[command(flatten)]
     pub transfer: TransferArgs,
 }

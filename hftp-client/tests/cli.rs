@@ -548,6 +548,7 @@ fn completion_scripts_and_the_manual_page_come_from_the_flags() {
             "mirror",
             "only-missing",
             "limit-rate",
+            "output-binary",
         ] {
             assert!(script.contains(needle), "{shell}: no {needle:?}");
         }

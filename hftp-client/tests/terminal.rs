@@ -4,6 +4,7 @@
 //! time; the expect timeout only bounds how long a broken shell is given.
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use expectrl::process::unix::WaitStatus;
@@ -33,12 +34,17 @@ fn fake_server(quirks: Quirks) -> FakeServer {
     FakeServer::start(&files, quirks)
 }
 
-/// `hftp` with no command, in a terminal of its own, at its first prompt.
-fn shell(port: u16, dir: &Path) -> (OsSession, String) {
-    let mut command = hftp_command(port, dir);
+/// `command` in a terminal of its own: its stdin, stdout and stderr.
+pub fn in_terminal(mut command: Command) -> OsSession {
     command.env("TERM", "xterm");
     let mut session = OsSession::spawn(command).expect("hftp in a pseudo-terminal");
     session.set_expect_timeout(Some(PATIENCE));
+    session
+}
+
+/// `hftp` with no command, in a terminal of its own, at its first prompt.
+fn shell(port: u16, dir: &Path) -> (OsSession, String) {
+    let mut session = in_terminal(hftp_command(port, dir));
     let prompt = format!("hftp 127.0.0.1:{port}> ");
     session.expect(prompt.as_str()).expect("the first prompt");
     (session, prompt)

@@ -3,6 +3,7 @@
 //! must be built: `cargo nextest run --workspace` does it) and against a
 //! fake server with other habits (see `util`).
 
+mod binary;
 mod check;
 mod cli;
 mod encoding;

@@ -11,6 +11,7 @@
 //! progress beside the `.part` (`segments`) for as long as the `.part`
 //! may have holes, so a killed `get -j` resumes each segment.
 
+mod binary;
 mod destination;
 pub mod mirror;
 pub mod rate;
@@ -30,9 +31,10 @@ use rayon::prelude::*;
 use crate::address::{RemoteFile, RemoteSpec};
 use crate::cli::{GetArgs, TransferArgs};
 use crate::commands::fetch;
-use crate::failure::{self, FileChanged, InconsistentReply, SomeFailed};
+use crate::failure::{self, FileChanged, InconsistentReply, SomeFailed, UsageError};
 use crate::interrupt;
 use crate::session::{OwnConnection, Session};
+use binary::TerminalGuard;
 use destination::{Destination, DestinationError, Output};
 pub use mirror::mirror;
 use rate::{Limiter, Paced};
@@ -58,6 +60,8 @@ struct Transfer<'a> {
     /// `--limit-rate`, shared by every connection.
     limiter: Option<&'a Limiter>,
     show_progress: bool,
+    /// Refuse binary data for standard output on a terminal.
+    guard_terminal: bool,
 }
 
 impl<'a> Transfer<'a> {
@@ -72,6 +76,7 @@ impl<'a> Transfer<'a> {
             parallel: args.parallel,
             limiter,
             show_progress: io::stderr().is_terminal() && !session.is_quiet(),
+            guard_terminal: false,
         }
     }
 }
@@ -88,7 +93,10 @@ pub fn get(session: &mut Session, args: &GetArgs) -> anyhow::Result<()> {
     )
     .map_err(DestinationError::into_error)?;
     let limiter = args.transfer.limit_rate.map(Limiter::new);
-    let transfer = Transfer::new(session, &args.transfer, limiter.as_ref(), args.resume);
+    let transfer = Transfer {
+        guard_terminal: !args.output_binary && io::stdout().is_terminal(),
+        ..Transfer::new(session, &args.transfer, limiter.as_ref(), args.resume)
+    };
     let mut others = Vec::new();
     let mut last_failure = None;
     let mut failed = 0;
@@ -214,7 +222,16 @@ fn download(
     match destination {
         Destination::Stdout => {
             let stdout = io::stdout();
-            through(session, name, size, &mut stdout.lock(), transfer)
+            let result = through(session, name, size, &mut stdout.lock(), transfer, true);
+            match result {
+                Err(error) if binary::is_refusal(&error) => Err(UsageError(
+                    "binary output can mess up your terminal: save it with -o FILE, pipe or \
+                     redirect -o - elsewhere, or write it here anyway with --output-binary"
+                        .to_string(),
+                )
+                .into()),
+                result => result,
+            }
         }
         Destination::Through { path } => {
             // Neither created nor truncated: it is a device or a FIFO.
@@ -222,31 +239,41 @@ fn download(
                 .write(true)
                 .open(path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
-            through(session, name, size, &mut out, transfer)
+            through(session, name, size, &mut out, transfer, false)
         }
         Destination::File { path, part } => to_file(session, name, size, path, part, transfer),
     }
 }
 
 /// Writes the whole file, in order, to a destination that is no regular
-/// file: nothing to resume, nothing to rename.
+/// file: nothing to resume, nothing to rename. To standard output
+/// (`stdout`) on a terminal, binary data is refused unless asked for.
 fn through(
     session: &mut Session,
     name: &FileName,
     size: u64,
     out: &mut impl Write,
     transfer: &Transfer<'_>,
+    stdout: bool,
 ) -> anyhow::Result<()> {
     let show_progress = transfer.show_progress;
     let bar = progress_bar(name, size, 0, show_progress);
-    let mut out = counted(
+    let out = counted(
         BufWriter::with_capacity(WRITE_BUFFER_LEN, out),
         &bar,
         transfer.limiter,
     );
+    // Around the buffer, so that the first bytes received are looked at
+    // before any is counted or written.
+    let mut out = TerminalGuard::new(out, stdout && transfer.guard_terminal);
     let result =
         fetch(session, name, 0, size, &mut out).and_then(|()| out.flush().map_err(Error::Write));
-    finish_bar(&bar, result.is_ok(), name, size, show_progress);
+    if out.refused() {
+        // Nothing was written: no bar to leave standing.
+        bar.finish_and_clear();
+    } else {
+        finish_bar(&bar, result.is_ok(), name, size, show_progress);
+    }
     result.map_err(|error| changed_or(session, name, size, error))
 }
 
