@@ -16,6 +16,7 @@ mod destination;
 pub mod mirror;
 pub mod rate;
 mod segments;
+mod writeback;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -39,6 +40,7 @@ use destination::{Destination, DestinationError, Output};
 pub use mirror::mirror;
 use rate::{Limiter, Paced};
 use segments::{Segment, SegmentLog};
+use writeback::Writeback;
 
 /// A parallel download gives each connection at least this much.
 const MIN_SEGMENT_LEN: u64 = 1024 * 1024;
@@ -604,6 +606,7 @@ fn parallel(
                 index,
                 segment,
                 buffer: Vec::with_capacity(WRITE_BUFFER_LEN),
+                writeback: Writeback::new(segment.done),
             };
             let mut out = counted(segment_writer, bar, transfer.limiter);
             let result = fetch(
@@ -733,11 +736,16 @@ fn finish_bar(bar: &ProgressBar, ok: bool, name: &FileName, fetched: u64, show: 
 struct AtOffset<'a> {
     file: &'a File,
     offset: u64,
+    writeback: Writeback,
 }
 
 impl<'a> AtOffset<'a> {
     fn new(file: &'a File, offset: u64) -> AtOffset<'a> {
-        AtOffset { file, offset }
+        AtOffset {
+            file,
+            offset,
+            writeback: Writeback::new(offset),
+        }
     }
 }
 
@@ -745,6 +753,7 @@ impl Write for AtOffset<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let written = self.file.write_at(data, self.offset)?;
         self.offset += written as u64;
+        self.writeback.written(self.file, self.offset);
         Ok(written)
     }
 
@@ -761,6 +770,7 @@ struct SegmentWriter<'a> {
     index: usize,
     segment: Segment,
     buffer: Vec<u8>,
+    writeback: Writeback,
 }
 
 impl SegmentWriter<'_> {
@@ -771,6 +781,7 @@ impl SegmentWriter<'_> {
         self.file.write_all_at(&self.buffer, self.segment.done)?;
         self.segment.done += self.buffer.len() as u64;
         self.buffer.clear();
+        self.writeback.written(self.file, self.segment.done);
         let log = self
             .log
             .lock()
