@@ -155,9 +155,10 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-/// What `hftp` does.
+/// The commands on the server's files: the same in `hftp` and in its
+/// shell, declared and run once (see `commands::run`).
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum RemoteCommand {
     /// List the server's files (sorted by name)
     Ls(LsArgs),
     /// Print the size of a file, in bytes
@@ -170,6 +171,13 @@ pub enum Command {
     Mirror(MirrorArgs),
     /// Write a file, or part of it, to standard output
     Cat(CatArgs),
+}
+
+/// What `hftp` does.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    #[command(flatten)]
+    Remote(RemoteCommand),
     /// Run an interactive session (the default on a terminal)
     #[command(long_about = SHELL_LONG_ABOUT)]
     Shell,
@@ -386,19 +394,13 @@ pub struct ShellLine {
 
 /// The shell's commands.
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one command of a line, parsed and run once"
+)]
 pub enum ShellCommand {
-    /// List the server's files (sorted by name)
-    Ls(LsArgs),
-    /// Print the size of a file, in bytes
-    Stat(StatArgs),
-    /// Download files (also `mget`)
-    #[command(long_about = GET_LONG_ABOUT, visible_alias = "mget")]
-    Get(GetArgs),
-    /// Download every file the server lists into a directory
-    #[command(long_about = MIRROR_LONG_ABOUT)]
-    Mirror(MirrorArgs),
-    /// Write a file, or part of it, to standard output
-    Cat(CatArgs),
+    #[command(flatten)]
+    Remote(RemoteCommand),
     /// Change the local directory downloads go to
     Lcd {
         /// The new directory (default: your home directory)

@@ -1,12 +1,14 @@
-//! `ls`, `stat`, `cat` and `help`.
+//! The commands on the server's files, run alike from `hftp` and its
+//! shell; `ls`, `stat`, `cat` and `help` themselves.
 
 use std::io::{self, BufWriter, Write};
 
 use anyhow::Context;
 use hftp_client::{Client, Error, FileName, Status};
 
-use crate::cli::{CatArgs, HelpArgs, LsArgs, StatArgs};
+use crate::cli::{CatArgs, HelpArgs, LsArgs, RemoteCommand, StatArgs};
 use crate::failure::UsageError;
+use crate::get;
 use crate::interrupt;
 use crate::session::{Connector, Session, is_transient};
 
@@ -14,6 +16,27 @@ use crate::session::{Connector, Session, is_transient};
 /// pieces, so that a download can be resumed and shows progress at a fine
 /// grain, and a lost connection costs little.
 pub const PIECE_LEN: u64 = 64 * 1024 * 1024;
+
+/// Runs one of the commands on the server's files.
+pub fn run(session: &mut Session, command: &RemoteCommand) -> anyhow::Result<()> {
+    match command {
+        RemoteCommand::Ls(args) => ls(session, args, &mut io::stdout().lock()),
+        RemoteCommand::Stat(args) => stat(session, args, &mut io::stdout().lock()),
+        RemoteCommand::Get(args) => get::get(session, args),
+        RemoteCommand::Mirror(args) => get::mirror(session, args),
+        RemoteCommand::Cat(args) => cat(session, args),
+    }
+}
+
+/// For a command Ctrl-C stopped: the command line that takes it up again
+/// and what that does, if there is one.
+pub fn resume_command(command: &RemoteCommand) -> Option<(String, &'static str)> {
+    match command {
+        RemoteCommand::Get(args) => Some((get::resume_command(args), "resumes the download")),
+        RemoteCommand::Mirror(args) => Some((get::mirror::resume_command(args), "goes on")),
+        _ => None,
+    }
+}
 
 pub fn ls(session: &mut Session, args: &LsArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let listing = session.retrying(Client::listing).context("ls")?;

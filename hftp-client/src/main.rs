@@ -32,11 +32,7 @@ fn main() -> ExitCode {
     }
     let mut session = Session::new(&cli.server);
     let result = match &cli.command {
-        Some(Command::Ls(args)) => commands::ls(&mut session, args, &mut io::stdout().lock()),
-        Some(Command::Stat(args)) => commands::stat(&mut session, args, &mut io::stdout().lock()),
-        Some(Command::Get(args)) => get::get(&mut session, args),
-        Some(Command::Mirror(args)) => get::mirror(&mut session, args),
-        Some(Command::Cat(args)) => commands::cat(&mut session, args),
+        Some(Command::Remote(command)) => commands::run(&mut session, command),
         Some(Command::Shell) | None => return ExitCode::from(shell::run(session, interactive)),
         Some(Command::Help(args)) => {
             commands::help(&mut session, args, Cli::command(), &mut io::stdout().lock())
@@ -60,12 +56,9 @@ fn main() -> ExitCode {
         Err(error) if failure::is_closed_stdout(&error) => ExitCode::SUCCESS,
         Err(error) if interrupt::is_set() => {
             let hint = match &cli.command {
-                Some(Command::Get(args)) => {
-                    format!("; `hftp {}` resumes", get::resume_command(args))
-                }
-                Some(Command::Mirror(args)) => {
-                    format!("; `hftp {}` goes on", get::mirror::resume_command(args))
-                }
+                Some(Command::Remote(command)) => commands::resume_command(command)
+                    .map(|(line, does)| format!("; `hftp {line}` {does}"))
+                    .unwrap_or_default(),
                 _ => String::new(),
             };
             eprintln!("hftp: {error}: interrupted{hint}");

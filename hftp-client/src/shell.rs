@@ -19,7 +19,7 @@ use rustyline::{CompletionType, Config, Editor, Helper};
 use crate::cli::{SHELL_COMMANDS, ShellCommand, ShellLine};
 use crate::failure::{self, exit};
 use crate::session::Session;
-use crate::{commands, get, interrupt};
+use crate::{commands, interrupt};
 
 /// How long a listing fetched for completion is reused.
 const NAMES_TTL: Duration = Duration::from_secs(5);
@@ -155,11 +155,7 @@ fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
     };
     let stdout = io::stdout();
     let result = match &command {
-        ShellCommand::Ls(args) => commands::ls(session, args, &mut stdout.lock()),
-        ShellCommand::Stat(args) => commands::stat(session, args, &mut stdout.lock()),
-        ShellCommand::Get(args) => get::get(session, args),
-        ShellCommand::Mirror(args) => get::mirror(session, args),
-        ShellCommand::Cat(args) => commands::cat(session, args),
+        ShellCommand::Remote(command) => commands::run(session, command),
         ShellCommand::Lcd { dir } => lcd(dir.as_ref()),
         ShellCommand::Lpwd => std::env::current_dir()
             .map(|dir| println!("{}", dir.display()))
@@ -187,12 +183,9 @@ fn run_line(session: &mut Session, line: &str) -> (Flow, Option<u8>) {
         Ok(()) => (Flow::Continue, None),
         Err(_) if interrupt::is_set() => {
             let hint = match &command {
-                ShellCommand::Get(args) => {
-                    format!(" `{}` resumes the download.", get::resume_command(args))
-                }
-                ShellCommand::Mirror(args) => {
-                    format!(" `{}` goes on.", get::mirror::resume_command(args))
-                }
+                ShellCommand::Remote(command) => commands::resume_command(command)
+                    .map(|(line, does)| format!(" `{line}` {does}."))
+                    .unwrap_or_default(),
                 _ => String::new(),
             };
             eprintln!("Interrupted.{hint}");

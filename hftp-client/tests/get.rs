@@ -322,7 +322,7 @@ fn ctrl_c_stops_get_with_a_resume_hint_and_keeps_the_part_file() {
     assert_eq!(output.status.code(), Some(130));
     assert_eq!(
         stderr_of(&output),
-        "hftp: get data.bin: interrupted; `hftp get -c data.bin` resumes\n"
+        "hftp: get data.bin: interrupted; `hftp get -c data.bin` resumes the download\n"
     );
     let part = fs::read(here.path().join("data.bin.part")).expect("the .part");
     assert!(!part.is_empty() && part[..] == data[..part.len()]);
