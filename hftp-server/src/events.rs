@@ -20,7 +20,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use crate::conn::{CloseCause, Conn, READ_LEN, wire_len};
+use crate::conn::{CloseCause, Conn, FILE_CHUNK_LEN, READ_LEN, wire_len};
 use crate::proxy::{HEADER_TIME, Header, HeaderReader};
 use crate::server::{
     ACCEPT_BACKOFF, AcceptFailures, AcceptOutcome, Counted, DRAIN_BYTES, DRAIN_TIME, ServerState,
@@ -31,11 +31,6 @@ use crate::server::{
 const TURN_BYTES: usize = 1024 * 1024;
 /// How often timeouts are checked: idle timeouts are whole seconds, and a
 /// sweep of every connection costs a comparison each.
-/// File bytes of a slice body read at once: large writes, as a large
-/// `write` is what a loopback socket moves fastest; 256 KiB once in base64,
-/// which stays in the cache between the encoding and the write (1 MiB
-/// writes measured slower).
-const BODY_READ_LEN: usize = 192 * 1024;
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 const WAKER: Token = Token(usize::MAX);
 /// Listening sockets take the tokens below the waker's, connections the
@@ -196,8 +191,8 @@ impl EventLoop {
             accept_failures: AcceptFailures::default(),
             buffers: Buffers {
                 input: vec![0; READ_LEN],
-                file_buf: vec![0; BODY_READ_LEN],
-                wire: vec![0; wire_len(BODY_READ_LEN)],
+                file_buf: vec![0; FILE_CHUNK_LEN],
+                wire: vec![0; wire_len(FILE_CHUNK_LEN)],
             },
         };
         Ok((event_loop, waker))
