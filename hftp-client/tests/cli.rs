@@ -4,13 +4,26 @@ use std::fs;
 
 use crate::util::hftp_anywhere;
 use crate::util::{
-    ARCHIVO, FakeServer, Quirks, RealServer, closed_port, hftp, pattern, served_dir, stderr_when,
+    ARCHIVO, FakeServer, Quirks, RealServer, closed_port, fake_with, hftp, pattern, served_dir,
+    stderr_when,
 };
 
 pub const MIB: usize = 1024 * 1024;
 
 pub fn stdout_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// What `hftp ARGS`, run in `dir` with no server to talk to, prints on
+/// stdout; it must succeed.
+fn offline_stdout(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = hftp(closed_port(), dir)
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    stdout_of(&output)
 }
 
 pub fn stderr_of(output: &std::process::Output) -> String {
@@ -225,14 +238,14 @@ fn continue_starts_over_when_the_record_of_segments_is_not_one() {
 fn an_interrupted_download_keeps_its_prefix_and_resumes() {
     let data = pattern(MIB, 6);
     // The first slice reply is cut short, as by a dropped connection.
-    let server = FakeServer::start(
-        &[("data.bin", &data)],
+    let (server, here) = fake_with(
+        "data.bin",
+        &data,
         Quirks {
             cut_slices: 1,
             ..Quirks::default()
         },
     );
-    let here = tempfile::tempdir().expect("a directory");
 
     let output = hftp(server.port(), here.path())
         .args(["get", "data.bin"])
@@ -376,13 +389,7 @@ fn usage_errors_exit_2() {
 #[test]
 fn help_is_the_manual() {
     let here = tempfile::tempdir().expect("a directory");
-    let output = hftp(closed_port(), here.path())
-        .arg("--help")
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let help = stdout_of(&output);
+    let help = offline_stdout(here.path(), &["--help"]);
     for needle in [
         "--host",
         "--port",
@@ -533,13 +540,7 @@ fn hosts_with_ports_and_urls() {
 fn completion_scripts_and_the_manual_page_come_from_the_flags() {
     let here = tempfile::tempdir().expect("a directory");
     for shell in ["bash", "zsh", "fish"] {
-        let output = hftp(closed_port(), here.path())
-            .args(["completions", shell])
-            .assert()
-            .success()
-            .get_output()
-            .clone();
-        let script = stdout_of(&output);
+        let script = offline_stdout(here.path(), &["completions", shell]);
         for needle in [
             "get",
             "stat",
@@ -566,13 +567,7 @@ fn completion_scripts_and_the_manual_page_come_from_the_flags() {
     {
         assert!(bash.success(), "bash -n rejects the completion script");
     }
-    let output = hftp(closed_port(), here.path())
-        .arg("man")
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let page = stdout_of(&output);
+    let page = offline_stdout(here.path(), &["man"]);
     assert!(page.contains(".TH hftp 1"), "{page}");
     for needle in ["\\-\\-host", "get", "Exit codes"] {
         assert!(page.contains(needle), "{needle:?} not in the manual page");

@@ -10,7 +10,7 @@ use std::thread;
 use hftp_client::Status;
 
 use crate::cli::{MIB, entries, stderr_of};
-use crate::util::{ARCHIVO, FakeServer, Quirks, RealServer, hftp, pattern, served_dir};
+use crate::util::{ARCHIVO, FakeServer, Quirks, RealServer, fake_with, hftp, pattern, served_dir};
 use crate::util::{assert_file, stderr_when};
 
 fn archivo_server() -> (tempfile::TempDir, RealServer) {
@@ -217,14 +217,14 @@ fn an_empty_file_is_created_without_asking_for_a_zero_length_slice() {
 #[test]
 fn a_file_that_changed_during_the_download_is_reported_as_such() {
     let data = pattern(MIB, 8);
-    let server = FakeServer::start(
-        &[("data.bin", &data)],
+    let (server, here) = fake_with(
+        "data.bin",
+        &data,
         Quirks {
             change_after_first_slice: Some(("data.bin", pattern(MIB + 1, 9))),
             ..Quirks::default()
         },
     );
-    let here = tempfile::tempdir().expect("a directory");
     let stderr = stderr_when(
         hftp(server.port(), here.path()).args(["get", "data.bin"]),
         7,
@@ -242,14 +242,14 @@ fn an_interrupted_parallel_download_resumes_each_segment_where_it_stopped() {
     let data = pattern(8 * MIB, 7);
     // Every segment's reply is cut halfway, as when the connections drop
     // or the process is killed: the record says how far each got.
-    let server = FakeServer::start(
-        &[("data.bin", &data)],
+    let (server, here) = fake_with(
+        "data.bin",
+        &data,
         Quirks {
             cut_slices: 4,
             ..Quirks::default()
         },
     );
-    let here = tempfile::tempdir().expect("a directory");
     hftp(server.port(), here.path())
         .args(["get", "-j", "4", "data.bin"])
         .assert()
@@ -301,14 +301,14 @@ fn an_interrupted_parallel_download_resumes_each_segment_where_it_stopped() {
 #[test]
 fn ctrl_c_stops_get_with_a_resume_hint_and_keeps_the_part_file() {
     let data = pattern(4 * MIB, 12);
-    let server = FakeServer::start(
-        &[("data.bin", &data)],
+    let (server, here) = fake_with(
+        "data.bin",
+        &data,
         Quirks {
             stall_slices: true,
             ..Quirks::default()
         },
     );
-    let here = tempfile::tempdir().expect("a directory");
     let child = crate::util::hftp_command(server.port(), here.path())
         .args(["get", "data.bin"])
         .stderr(std::process::Stdio::piped())

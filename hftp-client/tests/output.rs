@@ -2,7 +2,7 @@
 //! silence.
 
 use crate::cli::MIB;
-use crate::util::{ARCHIVO, FakeServer, Quirks, RealServer, hftp, pattern, served_dir};
+use crate::util::{ARCHIVO, FakeServer, Quirks, RealServer, fake_with, hftp, pattern, served_dir};
 
 #[test]
 fn verbose_prints_the_exchange_as_the_course_writes_it() {
@@ -41,14 +41,14 @@ fn verbose_prints_the_exchange_as_the_course_writes_it() {
 #[test]
 fn quiet_prints_no_notes_but_errors() {
     let data = pattern(MIB, 51);
-    let server = FakeServer::start(
-        &[("data.bin", &data)],
+    let (server, here) = fake_with(
+        "data.bin",
+        &data,
         Quirks {
             cut_slices: 1,
             ..Quirks::default()
         },
     );
-    let here = tempfile::tempdir().expect("a directory");
     // A retry and a resume, both noted without -q.
     std::fs::write(here.path().join("data.bin.part"), &data[..1000]).expect("a .part");
     let args = [

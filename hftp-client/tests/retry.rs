@@ -7,8 +7,8 @@ use std::process::Stdio;
 
 use crate::cli::{MIB, entries, stderr_of};
 use crate::util::{
-    FakeServer, Quirks, RealServer, assert_file, closed_port, hftp, hftp_command, pattern,
-    served_dir, stderr_when,
+    FakeServer, Quirks, RealServer, assert_file, closed_port, fake_with, hftp, hftp_command,
+    pattern, served_dir, stderr_when,
 };
 
 /// No wait between tries: the tests do not need the back-off's time.
@@ -70,8 +70,9 @@ fn a_cut_reply_is_resumed_where_it_stopped_raw_or_base64() {
 fn tries_run_out_and_the_part_file_stays_for_continue() {
     let data = pattern(MIB, 42);
     // Every reply cut before its first byte: no try makes progress.
-    let server = FakeServer::start(
-        &[("data.bin", &data)],
+    let (server, here) = fake_with(
+        "data.bin",
+        &data,
         Quirks {
             new_kit: true,
             cut_slices: 4,
@@ -79,7 +80,6 @@ fn tries_run_out_and_the_part_file_stays_for_continue() {
             ..Quirks::default()
         },
     );
-    let here = tempfile::tempdir().expect("a directory");
     let stderr = stderr_when(
         hftp(server.port(), here.path())
             .args(NO_WAIT)

@@ -12,7 +12,7 @@ use expectrl::session::OsSession;
 use expectrl::{Eof, Expect};
 
 use crate::cli::MIB;
-use crate::util::{FakeServer, Quirks, hftp_command, pattern, served_dir};
+use crate::util::{FakeServer, Quirks, fake_with, hftp_command, pattern, served_dir};
 
 /// Long enough for any machine; a shell that lost a line waits this long
 /// before the test fails.
@@ -86,14 +86,14 @@ fn a_pasted_block_of_lines_runs_line_by_line() {
 #[test]
 fn ctrl_c_stops_a_download_and_returns_to_the_prompt() {
     let data = pattern(4 * MIB, 11);
-    let server = FakeServer::start(
-        &[("data.bin", &data)],
+    let (server, here) = fake_with(
+        "data.bin",
+        &data,
         Quirks {
             stall_slices: true,
             ..Quirks::default()
         },
     );
-    let here = tempfile::tempdir().expect("a directory");
     let (mut hftp, prompt) = shell(server.port(), here.path());
     hftp.send("get data.bin\r").expect("typed");
     // Half the file has been sent and the server says no more.
@@ -141,15 +141,15 @@ fn tab_completes_remote_file_names() {
 #[test]
 fn the_progress_bar_fits_a_narrow_terminal() {
     let data = pattern(4 * MIB, 13);
-    let server = FakeServer::start(
-        &[("data.bin", &data)],
+    let (server, here) = fake_with(
+        "data.bin",
+        &data,
         Quirks {
             stall_slices: true,
             new_kit: true,
             ..Quirks::default()
         },
     );
-    let here = tempfile::tempdir().expect("a directory");
     let (mut hftp, _) = shell(server.port(), here.path());
     let columns = 50;
     hftp.get_process_mut()

@@ -48,6 +48,13 @@ pub fn served_dir(files: &[(&str, &[u8])]) -> tempfile::TempDir {
     dir
 }
 
+/// A [`FakeServer`] serving one file with `quirks`, and an empty
+/// directory to download into.
+pub fn fake_with(name: &str, data: &[u8], quirks: Quirks) -> (FakeServer, tempfile::TempDir) {
+    let server = FakeServer::start(&[(name, data)], quirks);
+    (server, tempfile::tempdir().expect("a directory"))
+}
+
 /// The workspace's `hftp-server`, serving a directory on an ephemeral
 /// port of 127.0.0.1; killed on drop.
 pub struct RealServer {
