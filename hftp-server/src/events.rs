@@ -2,9 +2,11 @@
 //! serving many connections over non-blocking sockets (mio, so epoll on
 //! Linux).
 //!
-//! A connection costs its session and socket while it waits; it holds
-//! buffers only while it has work. Every loop accepts from the one
-//! listening socket and shares out what it accepts. A connection's turn
+//! A connection costs its session and socket, and the input its session
+//! has not taken yet: socket reads, file reads and a slice body's wire
+//! bytes go through buffers of the loop, shared by its connections. Every
+//! loop accepts from the server's listening sockets and shares out what
+//! it accepts. A connection's turn
 //! reads at most once and writes at most [`TURN_BYTES`] before the loop
 //! serves the others, so neither one client's 10 GiB slice nor a client
 //! that pipelines as fast as it is answered stalls the rest of its loop.
