@@ -141,24 +141,8 @@ impl Conn {
             // Straight from the engine's buffer: pipelined requests are
             // answered one after another without being copied, and only
             // what the session cannot take yet is kept.
-            let mut rest = read;
-            loop {
-                let taken = self.session.handle_input(rest, now);
-                rest = &rest[taken..];
-                let acted = match self.session.poll_action() {
-                    None | Some(Action::SendFile { .. }) => false,
-                    Some(action) => {
-                        log::trace!("{}: {action:?}", self.peer);
-                        self.carry_out(action, dir, scratch);
-                        true
-                    }
-                };
-                self.log_answered();
-                if rest.is_empty() || (!acted && taken == 0) {
-                    break;
-                }
-            }
-            self.input.extend_from_slice(rest);
+            let taken = self.answer(read, dir, scratch, now);
+            self.input.extend_from_slice(&read[taken..]);
         } else {
             // Behind bytes the session has not taken yet.
             self.input.drain(..self.input_start);
@@ -178,30 +162,41 @@ impl Conn {
     /// Lets the session go as far as it can without the socket: input it
     /// kept back, then its file actions, until it waits for the socket.
     pub(crate) fn advance(&mut self, dir: &ServedDir, scratch: &mut [u8], now: Instant) {
-        loop {
-            if !self.input_is_empty() {
-                let taken = self
-                    .session
-                    .handle_input(&self.input[self.input_start..], now);
-                self.input_start += taken;
-                if self.input_is_empty() {
-                    self.input = Vec::new();
-                    self.input_start = 0;
-                }
-            }
-            if self.eof && self.input_is_empty() {
+        let input = std::mem::take(&mut self.input);
+        let taken = self.answer(&input[self.input_start..], dir, scratch, now);
+        self.input = input;
+        self.input_start += taken;
+        if self.input_is_empty() {
+            self.input = Vec::new();
+            self.input_start = 0;
+            if self.eof {
                 self.session.handle_eof();
             }
-            let action = match self.session.poll_action() {
-                // The socket's business: see `send_file`.
-                None | Some(Action::SendFile { .. }) => break,
-                Some(action) => action,
-            };
-            log::trace!("{}: {action:?}", self.peer);
-            self.carry_out(action, dir, scratch);
-            self.log_answered();
         }
-        self.log_answered();
+    }
+
+    /// Hands `input` to the session and carries out the file actions it
+    /// asks for, request after request, until it waits for the socket or
+    /// takes no more; returns how many bytes it took.
+    fn answer(&mut self, input: &[u8], dir: &ServedDir, scratch: &mut [u8], now: Instant) -> usize {
+        let mut taken = 0;
+        loop {
+            let took = self.session.handle_input(&input[taken..], now);
+            taken += took;
+            let acted = match self.session.poll_action() {
+                // The socket's business: see `send_file_through`.
+                None | Some(Action::SendFile { .. }) => false,
+                Some(action) => {
+                    log::trace!("{}: {action:?}", self.peer);
+                    self.carry_out(action, dir, scratch);
+                    true
+                }
+            };
+            self.log_answered();
+            if !acted && (took == 0 || taken == input.len()) {
+                return taken;
+            }
+        }
     }
 
     fn input_is_empty(&self) -> bool {
