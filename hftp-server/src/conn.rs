@@ -276,14 +276,7 @@ impl Conn {
                 });
                 logger::push_decimal(out, answered.bytes);
                 out.extend_from_slice(b" B in ");
-                logger::push_decimal(out, micros / 1000);
-                out.push(b'.');
-                let fraction = micros % 1000;
-                out.extend_from_slice(&[
-                    b'0' + (fraction / 100) as u8,
-                    b'0' + (fraction / 10 % 10) as u8,
-                    b'0' + (fraction % 10) as u8,
-                ]);
+                logger::push_millis(out, micros);
                 out.extend_from_slice(b" ms");
             });
         }

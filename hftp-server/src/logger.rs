@@ -148,6 +148,14 @@ pub fn push_decimal(out: &mut Vec<u8>, value: u64) {
     push_digits(out, value, 1);
 }
 
+/// Appends `micros` microseconds as milliseconds with three decimals
+/// (`1.234`).
+pub fn push_millis(out: &mut Vec<u8>, micros: u64) {
+    push_digits(out, micros / 1000, 1);
+    out.push(b'.');
+    push_digits(out, micros % 1000, 3);
+}
+
 /// Hands the lines this thread holds to the installed logger's writer.
 pub fn release_lines() {
     let Some(logger) = LOGGER.get() else { return };
@@ -665,6 +673,21 @@ mod tests {
 
     fn record(logger: &Logger, level: Level, args: fmt::Arguments<'_>) {
         logger.log(&Record::builder().level(level).args(args).build());
+    }
+
+    #[test]
+    fn durations_are_milliseconds_with_three_decimals() {
+        for (micros, text) in [
+            (0, "0.000"),
+            (7, "0.007"),
+            (36, "0.036"),
+            (1_234, "1.234"),
+            (20_000_500, "20000.500"),
+        ] {
+            let mut out = Vec::new();
+            push_millis(&mut out, micros);
+            assert_eq!(out, text.as_bytes(), "{micros} µs");
+        }
     }
 
     #[test]
