@@ -19,9 +19,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use hftp_test_support::binary_beside_test;
 use wait_timeout::ChildExt;
 
-use crate::support::{BIN, PATIENCE, Server, noise};
+use crate::support::{PATIENCE, Server, noise};
 
 const SERVERS: usize = 3;
 const CLIENTS: usize = 8;
@@ -35,19 +36,6 @@ const BEFORE_KILL: u64 = 24 * 1024 * 1024;
 const AFTER_RESTART: u64 = 24 * 1024 * 1024;
 /// `hftp --retry`: failures in a row one download may meet.
 const RETRIES: &str = "20";
-
-/// The workspace's `hftp`, beside `hftp-server`.
-fn client_binary() -> PathBuf {
-    let binary = Path::new(BIN).with_file_name(format!("hftp{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "{} is missing: the cluster test runs the `hftp` client. Build it with \
-         `cargo build -p hftp-client`, or run `cargo nextest run --workspace` (as \
-         `cargo xtask ci` does), which builds it.",
-        binary.display()
-    );
-    binary
-}
 
 /// A running HAProxy, its log in a file; killed on drop.
 struct Haproxy {
@@ -261,7 +249,7 @@ fn haproxy_fails_over_and_takes_a_restarted_server_back() {
     };
     assert!(status.success());
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let client = client_binary();
+    let client = binary_beside_test("hftp");
     let big = noise(99, BIG_LEN);
     fs::write(dir.path().join("big"), &big).expect("a file");
     let files: Vec<(String, Vec<u8>)> = (0..FILES)

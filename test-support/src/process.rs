@@ -218,7 +218,7 @@ pub fn binary_beside_test(name: &str) -> PathBuf {
         .expect("the test binary is in <target>/<profile>/deps");
     assert!(
         binary.is_file(),
-        "{} is missing: these tests run it. Build it with `cargo build -p {name}`, \
+        "{} is missing: these tests run it. Build it with `cargo build --bin {name}`, \
          or run `cargo nextest run --workspace`, which builds it.",
         binary.display()
     );
