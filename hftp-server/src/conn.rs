@@ -312,8 +312,8 @@ impl Conn {
     /// socket's error (`WouldBlock` when it is full).
     ///
     /// Not `sendfile(2)` for raw bodies: to a loopback TCP socket it moved
-    /// 0.9-1.5 GB/s where `read` and `write(2)` of the same file in pieces
-    /// of 256 KiB moved 1.5-3.2 GB/s.
+    /// 0.9-1.5 GB/s where `pread` and `write(2)` of the same file moved
+    /// 1.5-3.2 GB/s.
     pub(crate) fn send_file_through(
         &mut self,
         socket: &mut impl io::Write,

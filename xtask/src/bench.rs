@@ -59,7 +59,8 @@ const SLICE_FILE: &str = "slice.bin";
 const TARGET_UNPIPELINED: f64 = 1.0;
 const TARGET_PIPELINED: f64 = 1.0;
 const TARGET_SLICE: f64 = 0.8;
-/// A raw slice against a raw blast of the same bytes (a ceiling sendfile can nearly reach).
+/// A raw slice against a raw blast of the same bytes: only the file's read
+/// stands between the two.
 const TARGET_RAW_SLICE: f64 = 0.9;
 /// `hftp get` against curl from nginx: one connection, and four.
 const TARGET_DOWNLOAD: f64 = 0.9;

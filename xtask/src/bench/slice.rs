@@ -1,7 +1,7 @@
 //! The bulk figures: one `get_slice` decoded at the client, and its
 //! ceiling, the same reply bytes blasted over a loopback socket; in base64
-//! and raw (the 2026 kit's `get_slice … raw`, which the server sends with
-//! `sendfile`).
+//! and raw (the 2026 kit's `get_slice … raw`, the file's bytes as they
+//! are).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
