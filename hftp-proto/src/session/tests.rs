@@ -249,7 +249,10 @@ fn a_streamed_slice_cut_by_its_file_closes_after_the_bytes_it_sent() {
     for raw in [false, true] {
         let mut session = streaming(now, 1 << 30, raw);
         let mut out = vec![0; 4002];
-        assert!(session.body_chunk(&[b'x'; 2], &mut out).is_empty() != raw);
+        // The file ended two bytes in: two raw bytes still go, but they
+        // make no whole base64 group.
+        let chunk = session.body_chunk(&[b'x'; 2], &mut out);
+        assert_eq!(chunk.is_empty(), !raw);
         assert!(!session.handle_sent(0, now));
         let record = session.poll_answered().expect("an aborted record");
         assert_eq!(record.bytes, session.sent);
