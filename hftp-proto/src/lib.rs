@@ -6,7 +6,7 @@
 //!
 //! - Servers run one [`ServerSession`] per connection: it takes the bytes
 //!   read, asks the driver for what only the file system knows
-//!   ([`Action`]: list, look up, open, read), and gives back the bytes to
+//!   ([`Action`]: list, look up, open, read, send a body), and gives back the bytes to
 //!   send, back-pressure, timeouts and the close, keeping every rule of
 //!   HFTP.md about a connection. Its parts are public too, for a server of
 //!   another shape: [`RequestDecoder`] turns bytes into one [`RequestEvent`] per
