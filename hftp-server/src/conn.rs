@@ -307,8 +307,8 @@ impl Conn {
     /// wire bytes in `out_buf` (both the engine's, not the connection's) and
     /// written to `socket`; only what the socket took counts, and the rest
     /// is read again next time, so the connection keeps no buffer of its
-    /// own. `None` if the session asks for nothing; else how many bytes
-    /// went (0: the file ended early, and the session closes), or the
+    /// own. `None` if the session asks for nothing; else what went (no
+    /// bytes: the file ended early, and the session closes), or the
     /// socket's error (`WouldBlock` when it is full).
     ///
     /// Not `sendfile(2)` for raw bodies: to a loopback TCP socket it moved
@@ -320,7 +320,7 @@ impl Conn {
         read_buf: &mut [u8],
         out_buf: &mut [u8],
         now: Instant,
-    ) -> Option<io::Result<u64>> {
+    ) -> Option<io::Result<Sent>> {
         let Some(Action::SendFile { offset, len }) = self.session.poll_action() else {
             return None;
         };
@@ -340,21 +340,32 @@ impl Conn {
         };
         let chunk = self.session.body_chunk(&read_buf[..read], out_buf);
         let sent = if chunk.is_empty() {
-            Ok(0)
+            Ok(Sent {
+                bytes: 0,
+                socket_full: false,
+            })
         } else {
-            socket.write(chunk).map(|written| written as u64)
+            socket.write(chunk).map(|written| Sent {
+                bytes: written as u64,
+                socket_full: written < chunk.len(),
+            })
         };
-        Some(self.sent(sent, now))
-    }
-
-    fn sent(&mut self, sent: io::Result<u64>, now: Instant) -> io::Result<u64> {
-        if let Ok(sent) = sent {
-            if !self.session.handle_sent(sent, now) {
+        if let Ok(sent) = &sent {
+            if !self.session.handle_sent(sent.bytes, now) {
                 self.file = None;
             }
         }
-        sent
+        Some(sent)
     }
+}
+
+/// What one write of [`Conn::send_file_through`] did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sent {
+    pub(crate) bytes: u64,
+    /// The socket took less than it was given: its buffer is full, and a
+    /// non-blocking one would only say `WouldBlock` until it drains.
+    pub(crate) socket_full: bool,
 }
 
 fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {

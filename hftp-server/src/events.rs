@@ -132,6 +132,9 @@ struct Connection {
     /// up yet (mio's events are edge-triggered).
     readable: bool,
     writable: bool,
+    /// The events showed the peer's end of input (or an error): reads go
+    /// on until they find it, as no later edge would announce it again.
+    read_closed: bool,
     /// Set once the last reply is sent: the write side is shut and the
     /// peer's last bytes are read and dropped until then.
     closing: Option<Closing>,
@@ -249,8 +252,8 @@ impl EventLoop {
                     }
                     Token(key) => {
                         if let Some(connection) = self.conns.get_mut(key) {
-                            connection.readable |=
-                                event.is_readable() || event.is_read_closed() || event.is_error();
+                            connection.read_closed |= event.is_read_closed() || event.is_error();
+                            connection.readable |= event.is_readable() || connection.read_closed;
                             connection.writable |=
                                 event.is_writable() || event.is_write_closed() || event.is_error();
                         }
@@ -333,6 +336,7 @@ impl EventLoop {
             conn: Conn::new(self.shared.session, peer, now),
             readable: false,
             writable: false,
+            read_closed: false,
             closing: None,
             header: self
                 .shared
@@ -471,15 +475,25 @@ impl Connection {
         loop {
             conn.advance(&shared.dir, file_buf, now);
             while self.writable {
+                // A write the socket took only part of found its buffer
+                // full: writing again before it drains (which raises a new
+                // edge) would only cost a system call, and for a slice a
+                // file read and an encoding too, to learn that it would
+                // block.
                 let written = if conn.session.pending_output().is_empty() {
                     match conn.send_file_through(&mut self.stream, file_buf, wire, now) {
-                        Some(sent) => sent.map(|sent| usize::try_from(sent).unwrap_or(usize::MAX)),
+                        Some(sent) => sent.map(|sent| {
+                            self.writable = !sent.socket_full;
+                            usize::try_from(sent.bytes).unwrap_or(usize::MAX)
+                        }),
                         None => break,
                     }
                 } else {
-                    match self.stream.write(conn.session.pending_output()) {
+                    let pending = conn.session.pending_output();
+                    match self.stream.write(pending) {
                         Ok(0) => Err(ErrorKind::WriteZero.into()),
                         Ok(written) => {
+                            self.writable = written == pending.len();
                             conn.session.consumed(written, now);
                             Ok(written)
                         }
@@ -518,6 +532,12 @@ impl Connection {
             match self.stream.read(input) {
                 Ok(0) => conn.feed_eof(&shared.dir, file_buf, now),
                 Ok(read) => {
+                    // A read that did not fill the buffer took all the
+                    // socket had: what comes next raises a new edge, so
+                    // reading again now would only cost a system call to
+                    // learn that it would block. Not so for an end of
+                    // input already announced: it is read once it is next.
+                    self.readable = read == input.len() || self.read_closed;
                     conn.feed(&input[..read], &shared.dir, file_buf, now);
                     has_read = true;
                 }
