@@ -742,10 +742,10 @@ impl ServerSession {
     }
 
     fn end_streamed_if_complete(&mut self) {
-        if let Reply::Streamed(body) = &self.reply {
-            if body.unsent() == 0 {
-                self.finish_reply(Status::Ok);
-            }
+        if let Reply::Streamed(body) = &self.reply
+            && body.unsent() == 0
+        {
+            self.finish_reply(Status::Ok);
         }
     }
 
