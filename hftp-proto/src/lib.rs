@@ -62,6 +62,7 @@
 
 #![deny(missing_docs)]
 
+mod base64;
 mod line_head;
 mod name;
 mod reply;

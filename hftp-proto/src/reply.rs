@@ -2,9 +2,7 @@
 //! caller-owned buffer, so a batch of pipelined replies goes out in one
 //! write.
 
-use base64_simd::STANDARD as BASE64;
-
-use crate::{FileName, Status};
+use crate::{FileName, Status, base64};
 
 /// Appends a reply that is only a status line, e.g. `202 FILE NOT FOUND\r\n`
 /// (also the `0 OK\r\n` that answers `quit`).
@@ -181,11 +179,11 @@ impl SliceEncoder {
                 self.carry[..self.carry_len].copy_from_slice(&group[..self.carry_len]);
                 return taken;
             }
-            BASE64.encode_append(group, out);
+            base64::encode_append(&group, out);
             self.carry_len = 0;
         }
         let whole = data.len() - data.len() % 3;
-        BASE64.encode_append(&data[..whole], out);
+        base64::encode_append(&data[..whole], out);
         let rest = &data[whole..];
         self.carry[..rest.len()].copy_from_slice(rest);
         self.carry_len = rest.len();
@@ -200,7 +198,7 @@ impl SliceEncoder {
                 missing: self.remaining,
             });
         }
-        BASE64.encode_append(&self.carry[..self.carry_len], out);
+        base64::encode_append(&self.carry[..self.carry_len], out);
         out.extend_from_slice(b"\r\n");
         Ok(())
     }

@@ -1,8 +1,6 @@
 //! The client's side of replies: an incremental reply decoder.
 
-use base64_simd::STANDARD as BASE64;
-
-use crate::{FileName, FileNameError, Request, Status};
+use crate::{FileName, FileNameError, Request, Status, base64};
 
 /// The longest reply line the decoder accepts outside a slice body (status
 /// lines, listing names, sizes), line end excluded.
@@ -341,8 +339,7 @@ impl ReplyDecoder {
             let groups = (run / 4).min(groups_before_last);
             if groups > 0 {
                 self.decoded.clear();
-                BASE64
-                    .decode_append(&input[..groups * 4], &mut self.decoded)
+                base64::decode_append(&input[..groups * 4], &mut self.decoded)
                     .map_err(|_| ReplyError::BadBase64)?;
                 if self.decoded.len() != groups * 3 {
                     // Padding before the last group.
@@ -368,9 +365,7 @@ impl ReplyDecoder {
         }
         self.quad_len = 0;
         self.decoded.clear();
-        BASE64
-            .decode_append(self.quad, &mut self.decoded)
-            .map_err(|_| ReplyError::BadBase64)?;
+        base64::decode_append(&self.quad, &mut self.decoded).map_err(|_| ReplyError::BadBase64)?;
         let got = self.decoded.len() as u64;
         // Only the last group may be short (padded), and none may overrun.
         if got > remaining || (got < 3 && got != remaining) {

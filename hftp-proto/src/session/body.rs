@@ -2,9 +2,7 @@
 //! buffer of the session's: where it stands on the wire, which file bytes
 //! come next, and how those become wire bytes in the driver's buffer.
 
-use base64_simd::{AsOut, STANDARD as BASE64};
-
-use crate::SliceEncoder;
+use crate::{SliceEncoder, base64};
 
 /// A slice body in flight, by the body bytes the peer has taken so far.
 ///
@@ -89,7 +87,7 @@ impl StreamedBody {
         } else {
             (read.len() / 3).min(out.len() / 4) * 3
         };
-        let mut len = BASE64.encode(&read[..whole], out.as_out()).len();
+        let mut len = base64::encode(&read[..whole], out);
         if last {
             out[len..len + 2].copy_from_slice(b"\r\n");
             len += 2;
@@ -126,6 +124,8 @@ impl StreamedBody {
 
 #[cfg(test)]
 mod tests {
+    use base64_simd::STANDARD as BASE64;
+
     use super::*;
 
     /// The body a client gets when the socket takes `takes` bytes of each
