@@ -24,11 +24,9 @@ fn main() -> ExitCode {
         matches!(cli.command, Some(Command::Shell) | None) && io::stdin().is_terminal();
     // The interactive shell catches Ctrl-C once its line editor is set
     // up, which takes SIGINT over (see shell.rs).
-    if !interactive {
-        if let Err(error) = interrupt::install() {
-            // Ctrl-C still stops the program, only less gracefully.
-            eprintln!("hftp: cannot catch Ctrl-C: {error}");
-        }
+    if !interactive && let Err(error) = interrupt::install() {
+        // Ctrl-C still stops the program, only less gracefully.
+        eprintln!("hftp: cannot catch Ctrl-C: {error}");
     }
     let mut session = Session::new(&cli.server);
     let result = match &cli.command {

@@ -299,10 +299,10 @@ struct ShellHelper {
 impl ShellHelper {
     fn remote_names(&self) -> Vec<String> {
         let mut cache = self.names.borrow_mut();
-        if let Some((fetched, names)) = cache.as_ref() {
-            if fetched.elapsed() < NAMES_TTL {
-                return names.clone();
-            }
+        if let Some((fetched, names)) = cache.as_ref()
+            && fetched.elapsed() < NAMES_TTL
+        {
+            return names.clone();
         }
         // A completion has no place to report errors: offer nothing.
         let Ok(mut session) = self.session.try_borrow_mut() else {

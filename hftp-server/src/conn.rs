@@ -350,10 +350,10 @@ impl Conn {
                 socket_full: written < chunk.len(),
             })
         };
-        if let Ok(sent) = &sent {
-            if !self.session.handle_sent(sent.bytes, now) {
-                self.file = None;
-            }
+        if let Ok(sent) = &sent
+            && !self.session.handle_sent(sent.bytes, now)
+        {
+            self.file = None;
         }
         Some(sent)
     }

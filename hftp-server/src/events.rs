@@ -227,11 +227,11 @@ impl EventLoop {
                 Duration::ZERO
             };
             crate::logger::release_lines();
-            if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
-                if error.kind() != ErrorKind::Interrupted {
-                    log::error!("event loop failed: {error}");
-                    return;
-                }
+            if let Err(error) = self.poll.poll(&mut events, Some(timeout))
+                && error.kind() != ErrorKind::Interrupted
+            {
+                log::error!("event loop failed: {error}");
+                return;
             }
             let now = Instant::now();
             if self.shared.is_cut() {
@@ -464,10 +464,10 @@ impl Connection {
         if let Some(closing) = &mut self.closing {
             return drain(&mut self.stream, closing, &mut self.readable, input);
         }
-        if self.header.is_some() {
-            if let Some(turn) = self.read_header(shared, input, file_buf, now) {
-                return turn;
-            }
+        if self.header.is_some()
+            && let Some(turn) = self.read_header(shared, input, file_buf, now)
+        {
+            return turn;
         }
         let conn = &mut self.conn;
         let mut moved = 0;
@@ -513,10 +513,10 @@ impl Connection {
                     Err(error) => return Turn::Close(CloseCause::Socket(error)),
                 }
             }
-            if let Some(reason) = conn.session.close_reason() {
-                if conn.session.is_finished() {
-                    return Turn::Close(CloseCause::Session(reason));
-                }
+            if let Some(reason) = conn.session.close_reason()
+                && conn.session.is_finished()
+            {
+                return Turn::Close(CloseCause::Session(reason));
             }
             let sending = !conn.session.pending_output().is_empty()
                 || matches!(conn.session.poll_action(), Some(Action::SendFile { .. }));

@@ -107,16 +107,17 @@ impl ServedDir {
     /// not-found may mean the whole directory is gone, which an operator
     /// must hear of, unlike a client asking for a name that is not there.
     fn note_failure<T>(&self, result: &io::Result<T>) {
-        if let Err(error) = result {
-            if error.kind() == io::ErrorKind::NotFound && !self.path.is_dir() {
-                if !self.vanished.swap(true, Ordering::Relaxed) {
-                    log::warn!(
-                        "the served directory {} is gone: requests get 202 until it is re-created",
-                        self.path.display()
-                    );
-                }
-                return;
+        if let Err(error) = result
+            && error.kind() == io::ErrorKind::NotFound
+            && !self.path.is_dir()
+        {
+            if !self.vanished.swap(true, Ordering::Relaxed) {
+                log::warn!(
+                    "the served directory {} is gone: requests get 202 until it is re-created",
+                    self.path.display()
+                );
             }
+            return;
         }
         if self.vanished.load(Ordering::Relaxed)
             && self.path.is_dir()

@@ -160,10 +160,10 @@ pub fn push_millis(out: &mut Vec<u8>, micros: u64) {
 pub fn release_lines() {
     let Some(logger) = LOGGER.get() else { return };
     let _ = LOCAL.try_with(|local| {
-        if let Ok(mut local) = local.try_borrow_mut() {
-            if local.count > 0 {
-                logger.hand_on(&mut local);
-            }
+        if let Ok(mut local) = local.try_borrow_mut()
+            && local.count > 0
+        {
+            logger.hand_on(&mut local);
         }
     });
 }
@@ -517,12 +517,11 @@ impl Stamp {
     /// The time since the Unix epoch at instant `at`: from the wall clock
     /// read last, if that was under [`WALL_CLOCK_EVERY`] before `at`.
     fn since_epoch(&mut self, at: Instant) -> Duration {
-        if let Some((read_at, wall)) = self.wall {
-            if let Some(since) = at.checked_duration_since(read_at) {
-                if since < WALL_CLOCK_EVERY {
-                    return wall + since;
-                }
-            }
+        if let Some((read_at, wall)) = self.wall
+            && let Some(since) = at.checked_duration_since(read_at)
+            && since < WALL_CLOCK_EVERY
+        {
+            return wall + since;
         }
         let (read_at, wall) = (Instant::now(), wall_clock());
         self.wall = Some((read_at, wall));

@@ -165,11 +165,11 @@ impl Acceptor {
         let mut paused_until: Option<Instant> = None;
         loop {
             let timeout = paused_until.map(|until| until.saturating_duration_since(Instant::now()));
-            if let Err(error) = self.poll.poll(&mut events, timeout) {
-                if error.kind() != ErrorKind::Interrupted {
-                    log::error!("the acceptor failed: {error}");
-                    return;
-                }
+            if let Err(error) = self.poll.poll(&mut events, timeout)
+                && error.kind() != ErrorKind::Interrupted
+            {
+                log::error!("the acceptor failed: {error}");
+                return;
             }
             if self.shared.is_shutting_down() {
                 // The listeners and the queue close here: queued

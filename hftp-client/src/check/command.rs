@@ -115,11 +115,11 @@ pub fn main(args: &CheckArgs, default_server: &str) -> u8 {
     };
     print!("{}", report.text());
     for (path, text) in [(&args.junit, report.junit()), (&args.json, report.json())] {
-        if let Some(path) = path {
-            if let Err(error) = write(path, &text) {
-                eprintln!("hftp: check: cannot write {}: {error}", path.display());
-                return LOCAL_FAILURE;
-            }
+        if let Some(path) = path
+            && let Err(error) = write(path, &text)
+        {
+            eprintln!("hftp: check: cannot write {}: {error}", path.display());
+            return LOCAL_FAILURE;
         }
     }
     if report.passed() { PASSED } else { FAILED }

@@ -99,10 +99,10 @@ fn mirror_one(
         return Ok(Outcome::Kept);
     }
     let size = session.retrying(|client| client.metadata(name))?;
-    if let Destination::File { path, .. } = &destination {
-        if fs::metadata(path).is_ok_and(|local| local.len() == size) {
-            return Ok(Outcome::Kept);
-        }
+    if let Destination::File { path, .. } = &destination
+        && fs::metadata(path).is_ok_and(|local| local.len() == size)
+    {
+        return Ok(Outcome::Kept);
     }
     download(session, name, size, &destination, transfer)?;
     Ok(Outcome::Fetched(size))

@@ -408,12 +408,11 @@ fn changed_or(session: &mut Session, name: &FileName, size: u64, error: Error) -
         error,
         Error::Closed | Error::Refused(Status::OffsetExceedsFileSize)
     );
-    if may_have_changed {
-        if let Ok(size_now) = session.retrying(|client| client.metadata(name)) {
-            if size_now != size {
-                return FileChanged { size, size_now }.into();
-            }
-        }
+    if may_have_changed
+        && let Ok(size_now) = session.retrying(|client| client.metadata(name))
+        && size_now != size
+    {
+        return FileChanged { size, size_now }.into();
     }
     error.into()
 }

@@ -131,11 +131,11 @@ fn forward_requests(mut client: TcpStream, mut server: TcpStream, quirks: &Quirk
         if quirks.no_pipelining {
             lines.truncate(1);
         }
-        if quirks.quit_last {
-            if let Some(at) = lines.iter().position(|line| line == b"quit\r\n") {
-                let quit = lines.remove(at);
-                lines.push(quit);
-            }
+        if quirks.quit_last
+            && let Some(at) = lines.iter().position(|line| line == b"quit\r\n")
+        {
+            let quit = lines.remove(at);
+            lines.push(quit);
         }
         let mut out = Vec::new();
         for line in lines {

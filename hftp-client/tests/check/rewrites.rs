@@ -85,10 +85,9 @@ pub fn numbers_32_bits(line: &[u8]) -> Vec<u8> {
                 if let Some(n) = std::str::from_utf8(word)
                     .ok()
                     .and_then(|w| w.parse::<u64>().ok())
+                    && digits
                 {
-                    if digits {
-                        *word = (n % (1 << 32)).to_string().into_bytes();
-                    }
+                    *word = (n % (1 << 32)).to_string().into_bytes();
                 }
             }
         }
@@ -138,13 +137,13 @@ pub fn lenient(line: &[u8]) -> Vec<u8> {
 /// One byte short: the end of a slice is taken as inclusive.
 pub fn one_short(line: &[u8]) -> Vec<u8> {
     edit(line, |words| {
-        if words[0] == b"get_slice" && words.len() >= 4 {
-            if let Some(size) = std::str::from_utf8(&words[3])
+        if words[0] == b"get_slice"
+            && words.len() >= 4
+            && let Some(size) = std::str::from_utf8(&words[3])
                 .ok()
                 .and_then(|w| w.parse::<u64>().ok())
-            {
-                words[3] = size.saturating_sub(1).to_string().into_bytes();
-            }
+        {
+            words[3] = size.saturating_sub(1).to_string().into_bytes();
         }
     })
 }
