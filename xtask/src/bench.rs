@@ -710,7 +710,7 @@ fn downloads(
                 server,
                 format!(
                     "`hftp -H 127.0.0.1 -p PORT get -j {jobs} {SLICE_FILE} -o FILE` against \
-                     `curl -s -f -o FILE` of the same file from nginx 1 worker, sendfile on, \
+                     `curl -s -f -o FILE` of the same file from nginx (one process, sendfile on), \
                      on loopback; both write to target/bench/download; best of {} runs",
                     options.slice_runs
                 ),

@@ -34,9 +34,13 @@ impl Nginx {
         let root = fs::canonicalize(root)?;
         let w = work.display();
         // Temp paths of its own: the packaged defaults under /var may not
-        // be writable, and nothing of the system's nginx is touched.
+        // be writable, and nothing of the system's nginx is touched. One
+        // process, no master: the guard's SIGKILL of a master left its
+        // worker running, one more after every run, each taking CPU from
+        // the runs after it.
         let conf = format!(
-            "worker_processes 1;\n\
+            "master_process off;\n\
+             worker_processes 1;\n\
              pid {w}/nginx.pid;\n\
              error_log {w}/error.log;\n\
              events {{ worker_connections 64; }}\n\
