@@ -266,9 +266,9 @@ impl Conn {
                 out.push(b' ');
                 answered.line.write_to(out);
                 out.push(b' ');
-                logger::push_decimal(out, status.code().into());
-                out.push(b' ');
-                out.extend_from_slice(status.text().as_bytes());
+                // `CODE TEXT`, the status line without its CRLF.
+                let line = status.line().as_bytes();
+                out.extend_from_slice(&line[..line.len() - 2]);
                 out.extend_from_slice(if answered.aborted {
                     b" aborted after "
                 } else {

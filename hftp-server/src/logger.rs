@@ -120,8 +120,9 @@ pub fn log_bytes(level: Level, at: Instant, write: impl FnOnce(&mut Vec<u8>)) {
             return;
         };
         let local = &mut *local;
-        let now = local.stamp.since_epoch(at);
-        push_head(&mut local.lines, &mut local.stamp, now, level, format);
+        local
+            .stamp
+            .push_head_at(&mut local.lines, at, level, format);
         if let Some(write) = write.take() {
             write(&mut local.lines);
         }
@@ -511,9 +512,30 @@ struct Stamp {
     text: Vec<u8>,
     /// The wall clock read last, and the instant it was read at.
     wall: Option<(Instant, Duration)>,
+    /// The head of the last line [`Stamp::push_head_at`] stamped, and its
+    /// millisecond since the epoch and level.
+    head: Vec<u8>,
+    head_of: Option<(u128, Level)>,
 }
 
 impl Stamp {
+    /// Appends the head of a line stamped `at` (see [`push_head`]): the
+    /// head of the line before when that had the same millisecond and
+    /// level, as most lines of a busy server have, without working it out
+    /// again.
+    fn push_head_at(&mut self, line: &mut Vec<u8>, at: Instant, level: Level, format: Format) {
+        let since_epoch = self.since_epoch(at);
+        let of = (since_epoch.as_millis(), level);
+        if self.head_of != Some(of) {
+            let mut head = std::mem::take(&mut self.head);
+            head.clear();
+            push_head(&mut head, self, since_epoch, level, format);
+            self.head = head;
+            self.head_of = Some(of);
+        }
+        line.extend_from_slice(&self.head);
+    }
+
     /// The time since the Unix epoch at instant `at`: from the wall clock
     /// read last, if that was under [`WALL_CLOCK_EVERY`] before `at`.
     fn since_epoch(&mut self, at: Instant) -> Duration {
@@ -1000,6 +1022,36 @@ mod tests {
             stamp.wall.expect("a reading")
         };
         assert!(read_at > start);
+    }
+
+    #[test]
+    fn a_head_is_reused_for_the_same_millisecond_and_level_only() {
+        let mut stamp = Stamp::default();
+        let at = Instant::now();
+        let head = |stamp: &mut Stamp, at, level| {
+            let mut line = Vec::new();
+            stamp.push_head_at(&mut line, at, level, Format::Rfc3339);
+            String::from_utf8(line).expect("ASCII")
+        };
+        let first = head(&mut stamp, at, Level::Info);
+        let mut fresh = Vec::new();
+        let since_epoch = Stamp::default().since_epoch(at);
+        push_head(
+            &mut fresh,
+            &mut Stamp::default(),
+            since_epoch,
+            Level::Info,
+            Format::Rfc3339,
+        );
+        // The same text as a head worked out afresh, give or take the
+        // millisecond the second wall-clock reading may have moved on.
+        assert_eq!(first.len(), fresh.len());
+        assert_eq!(first[..19], String::from_utf8_lossy(&fresh)[..19]);
+        assert_eq!(head(&mut stamp, at, Level::Info), first);
+        assert!(head(&mut stamp, at, Level::Warn).ends_with("Z WARN  "));
+        let later = head(&mut stamp, at + Duration::from_millis(5), Level::Info);
+        assert_ne!(later, first, "a head 5 ms later");
+        assert!(later.ends_with("Z INFO  "));
     }
 
     #[test]
