@@ -40,8 +40,10 @@ pub const DEFAULT_BUDGET: usize = 1 << 20;
 /// it wakes the writer: at a line per request and 700,000 requests/s, 20 ms
 /// of lines are more than the budget).
 pub const GATHER_TIME: Duration = Duration::from_millis(20);
-/// See [`GATHER_TIME`].
-pub const GATHER_BYTES: usize = 64 * 1024;
+/// See [`GATHER_TIME`]. Each wake-up of the writer takes a core from the
+/// serving threads for a moment; a quarter of the budget keeps them few
+/// and leaves room for the batch in flight.
+pub const GATHER_BYTES: usize = 256 * 1024;
 
 /// How a line starts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
