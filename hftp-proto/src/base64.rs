@@ -25,22 +25,24 @@ const fn encoded_len(len: usize) -> usize {
 ///
 /// If `out` is shorter than that, as `base64_simd` does.
 pub(crate) fn encode(input: &[u8], out: &mut [u8]) -> usize {
-    encode_with(input, out, fast_path())
+    encode_with(input, out, true)
 }
 
 /// Appends the base64 of `input` to `out`.
 pub(crate) fn encode_append(input: &[u8], out: &mut Vec<u8>) {
-    encode_append_with(input, out, fast_path());
+    encode_append_with(input, out, true);
 }
 
 /// Decodes `input`, appending the bytes to `out`; on an error `out` is as
 /// it was.
 pub(crate) fn decode_append(input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-    decode_append_with(input, out, fast_path())
+    decode_append_with(input, out, true)
 }
 
 /// Whether this CPU runs the AVX-512 VBMI path. `std` caches the answer,
-/// so asking once per call costs a load.
+/// so asking once per call costs a load; the `_with` functions below ask
+/// only where they would take it (`fast` on).
+#[cfg(any(target_arch = "x86_64", test))]
 fn fast_path() -> bool {
     #[cfg(target_arch = "x86_64")]
     {

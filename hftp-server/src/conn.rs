@@ -266,9 +266,8 @@ impl Conn {
                 out.push(b' ');
                 answered.line.write_to(out);
                 out.push(b' ');
-                // `CODE TEXT`, the status line without its CRLF.
-                let line = status.line().as_bytes();
-                out.extend_from_slice(&line[..line.len() - 2]);
+                // `CODE TEXT`: the status line without its CRLF.
+                out.extend_from_slice(status.line().trim_end().as_bytes());
                 out.extend_from_slice(if answered.aborted {
                     b" aborted after "
                 } else {
