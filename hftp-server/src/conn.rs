@@ -267,7 +267,8 @@ impl Conn {
                 answered.line.write_to(out);
                 out.push(b' ');
                 // `CODE TEXT`: the status line without its CRLF.
-                out.extend_from_slice(status.line().trim_end().as_bytes());
+                let line = status.line().as_bytes();
+                out.extend_from_slice(line.strip_suffix(b"\r\n").unwrap_or(line));
                 out.extend_from_slice(if answered.aborted {
                     b" aborted after "
                 } else {

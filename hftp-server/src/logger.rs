@@ -514,10 +514,10 @@ struct Stamp {
     text: Vec<u8>,
     /// The wall clock read last, and the instant it was read at.
     wall: Option<(Instant, Duration)>,
-    /// The head of the last line [`Stamp::push_head_at`] stamped, and its
-    /// millisecond since the epoch and level.
+    /// The head of the last line [`Stamp::push_head_at`] stamped, its
+    /// level, and the instants its millisecond begins and ends at.
     head: Vec<u8>,
-    head_of: Option<(u128, Level)>,
+    head_of: Option<(Level, Instant, Instant)>,
 }
 
 impl Stamp {
@@ -526,14 +526,21 @@ impl Stamp {
     /// level, as most lines of a busy server have, without working it out
     /// again.
     fn push_head_at(&mut self, line: &mut Vec<u8>, at: Instant, level: Level, format: Format) {
-        let since_epoch = self.since_epoch(at);
-        let of = (since_epoch.as_millis(), level);
-        if self.head_of != Some(of) {
+        // Two comparisons of instants: cheaper than working out the time
+        // since the epoch, which a line per request would pay.
+        let same = self
+            .head_of
+            .is_some_and(|(of, from, until)| of == level && from <= at && at < until);
+        if !same {
+            let since_epoch = self.since_epoch(at);
             let mut head = std::mem::take(&mut self.head);
             head.clear();
             push_head(&mut head, self, since_epoch, level, format);
             self.head = head;
-            self.head_of = Some(of);
+            let into_millisecond = since_epoch.subsec_nanos() % 1_000_000;
+            self.head_of = at
+                .checked_sub(Duration::from_nanos(into_millisecond.into()))
+                .and_then(|from| Some((level, from, from.checked_add(Duration::from_millis(1))?)));
         }
         line.extend_from_slice(&self.head);
     }
@@ -636,7 +643,23 @@ impl fmt::Write for Bytes<'_> {
 }
 
 /// Appends `value` in decimal, zero-padded to at least `width` digits.
-fn push_digits(line: &mut Vec<u8>, mut value: u64, width: usize) {
+#[inline(always)]
+fn push_digits(line: &mut Vec<u8>, value: u64, width: usize) {
+    // The access log's numbers are mostly a digit, or three (milliseconds):
+    // those go without a loop or a copy of variable length.
+    match (value, width) {
+        (0..=9, 1) => line.push(b'0' + value as u8),
+        (0..=999, 3) => line.extend_from_slice(&[
+            b'0' + (value / 100) as u8,
+            b'0' + (value / 10 % 10) as u8,
+            b'0' + (value % 10) as u8,
+        ]),
+        _ => push_digits_of_any(line, value, width),
+    }
+}
+
+#[inline(never)]
+fn push_digits_of_any(line: &mut Vec<u8>, mut value: u64, width: usize) {
     let mut digits = [b'0'; 20];
     let mut start = digits.len();
     while value > 0 {
@@ -1051,6 +1074,8 @@ mod tests {
         assert_eq!(first[..19], String::from_utf8_lossy(&fresh)[..19]);
         assert_eq!(head(&mut stamp, at, Level::Info), first);
         assert!(head(&mut stamp, at, Level::Warn).ends_with("Z WARN  "));
+        let next = head(&mut stamp, at + Duration::from_millis(1), Level::Info);
+        assert_ne!(next, first, "a head 1 ms later");
         let later = head(&mut stamp, at + Duration::from_millis(5), Level::Info);
         assert_ne!(later, first, "a head 5 ms later");
         assert!(later.ends_with("Z INFO  "));
@@ -1080,8 +1105,14 @@ mod tests {
     #[test]
     fn digits_are_padded_but_never_cut() {
         let cases: &[(u64, usize, &str)] = &[
+            (0, 1, "0"),
+            (9, 1, "9"),
+            (10, 1, "10"),
             (0, 2, "00"),
             (7, 3, "007"),
+            (42, 3, "042"),
+            (999, 3, "999"),
+            (1000, 3, "1000"),
             (59, 2, "59"),
             (2038, 4, "2038"),
             (123_456, 4, "123456"),
