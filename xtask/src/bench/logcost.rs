@@ -1,6 +1,6 @@
 //! What the default access log costs: `get_metadata` throughput of the
 //! default engine at its default log level against the same server at
-//! `-qq` (errors only), measured back to back.
+//! `-qq` (errors only), measured in turns, one after the other.
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +14,9 @@ use crate::process::{Engine, Server};
 /// The logged server must keep at least this share of the quiet one's
 /// rate (nginx's buffered `access_log` costs about that).
 pub const TARGET: f64 = 0.9;
+
+/// Turns each server is measured in.
+const TURNS: u32 = 10;
 
 pub struct LogCost<'a> {
     pub binary: &'a Path,
@@ -30,20 +33,38 @@ pub struct LogCost<'a> {
 pub fn row(cost: &LogCost<'_>) -> Result<Row> {
     let logged = Server::start(cost.binary, cost.dir, cost.engine)?;
     let quiet = Server::start_with(cost.binary, cost.dir, cost.engine, &["-qq"])?;
-    let scenario = Scenario {
+    // Many short turns, each server's spread over the whole run: on a
+    // shared machine the speed drifts over seconds, and two long halves
+    // each measured a different machine (0.79 to 1.21 across runs of the
+    // same build).
+    let turn = Scenario {
         connections: cost.connections,
         depth: cost.depth,
         warmup: cost.warmup,
-        // Two halves each, in the order logged, quiet, quiet, logged.
-        duration: cost.duration / 2,
+        duration: cost.duration / (2 * TURNS),
     };
-    let run = |server: &Server| {
-        load::run(server.addr(), &cost.workload, &scenario)
+    let run = |server: &Server, scenario: &Scenario| {
+        load::run(server.addr(), &cost.workload, scenario)
             .with_context(|| format!("get_metadata against `{}`", server.command()))
     };
-    let first = run(&logged)?;
-    let theirs = run(&quiet)?.merge(run(&quiet)?);
-    let ours = first.merge(run(&logged)?);
+    // Warm both up once; each later turn needs only its connections'
+    // first replies.
+    let later = Scenario {
+        warmup: (cost.warmup / 10).min(turn.duration / 4),
+        ..turn
+    };
+    let mut ours = run(&logged, &turn)?;
+    let mut theirs = run(&quiet, &turn)?;
+    // In the order logged, quiet, quiet, logged, and so on.
+    for index in 1..TURNS {
+        if index % 2 == 1 {
+            theirs = theirs.merge(run(&quiet, &later)?);
+            ours = ours.merge(run(&logged, &later)?);
+        } else {
+            ours = ours.merge(run(&logged, &later)?);
+            theirs = theirs.merge(run(&quiet, &later)?);
+        }
+    }
     let ratio = ours.per_second() / theirs.per_second();
     let mut row = Row::new(
         format!(
@@ -52,7 +73,9 @@ pub fn row(cost: &LogCost<'_>) -> Result<Row> {
         ),
         &logged,
         format!(
-            "as the request rows; the reference is `{}`, the same server logging only errors",
+            "as the request rows, but in {TURNS} turns of each server, alternating (logged, \
+             quiet, quiet, logged, ...); the reference is `{}`, the same server logging only \
+             errors",
             quiet.command()
         ),
     )
