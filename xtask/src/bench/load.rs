@@ -89,12 +89,24 @@ impl Outcome {
     }
 
     /// Both runs as one.
-    pub fn merge(mut self, other: Outcome) -> Outcome {
-        self.replies += other.replies;
-        self.window += other.window;
-        self.latencies.extend(other.latencies);
-        self.latencies.sort_unstable();
-        self
+    pub fn merge(self, other: Outcome) -> Outcome {
+        Outcome::merged([self, other])
+    }
+
+    /// All the runs as one (none: an empty run).
+    pub fn merged(runs: impl IntoIterator<Item = Outcome>) -> Outcome {
+        let mut all = Outcome {
+            replies: 0,
+            window: Duration::ZERO,
+            latencies: Vec::new(),
+        };
+        for run in runs {
+            all.replies += run.replies;
+            all.window += run.window;
+            all.latencies.extend(run.latencies);
+        }
+        all.latencies.sort_unstable();
+        all
     }
 
     /// The `q`-quantile of the batch latencies (`0.0..=1.0`).

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::load::{self, Scenario, Workload};
+use super::load::{self, Outcome, Scenario, Workload};
 use super::report::{Row, Target};
 use crate::process::{Engine, Server};
 
@@ -53,18 +53,19 @@ pub fn row(cost: &LogCost<'_>) -> Result<Row> {
         warmup: (cost.warmup / 10).min(turn.duration / 4),
         ..turn
     };
-    let mut ours = run(&logged, &turn)?;
-    let mut theirs = run(&quiet, &turn)?;
-    // In the order logged, quiet, quiet, logged, and so on.
-    for index in 1..TURNS {
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for index in 0..TURNS {
+        let scenario = if index == 0 { &turn } else { &later };
+        // In the order logged, quiet, quiet, logged, and so on.
+        let mut pair = [(&logged, &mut ours), (&quiet, &mut theirs)];
         if index % 2 == 1 {
-            theirs = theirs.merge(run(&quiet, &later)?);
-            ours = ours.merge(run(&logged, &later)?);
-        } else {
-            ours = ours.merge(run(&logged, &later)?);
-            theirs = theirs.merge(run(&quiet, &later)?);
+            pair.reverse();
+        }
+        for (server, runs) in pair {
+            runs.push(run(server, scenario)?);
         }
     }
+    let (ours, theirs) = (Outcome::merged(ours), Outcome::merged(theirs));
     let ratio = ours.per_second() / theirs.per_second();
     let mut row = Row::new(
         format!(
