@@ -19,12 +19,18 @@ use crate::logger;
 /// Bytes read from a socket at once by an event loop, whose buffers serve
 /// all its connections.
 pub(crate) const READ_LEN: usize = 64 * 1024;
-/// File bytes read at once for a slice, by both engines: the most one
-/// [`Action::Read`] asks for (what fits in a session's output once
-/// base64-encoded), and the chunk of a body sent with
-/// [`Conn::send_file_through`]. 24 KiB (32 KiB of base64) moved more
-/// than 12, 48 or 192 KiB through a loopback socket, raw and base64 alike.
+/// File bytes read at once for a slice: the most one [`Action::Read`]
+/// asks for (what fits in a session's output once base64-encoded), the
+/// first chunk of every body sent with [`Conn::send_file_through`], and
+/// the whole chunk for the thread pool, whose buffers are each worker's,
+/// so each connection's own (a stalled reader's cost).
 pub(crate) const FILE_CHUNK_LEN: usize = OUTPUT_LIMIT / 4 * 3;
+/// The most file bytes an event loop reads at once for a slice body,
+/// through buffers shared by all its connections: 1 MiB once
+/// base64-encoded, what a turn may write. On a loopback socket 768 KiB
+/// chunks moved 1.5-2× the bytes of 24 KiB ones, raw and base64 alike
+/// (`cargo xtask bench --only slices`).
+pub(crate) const LOOP_FILE_CHUNK_LEN: usize = 32 * FILE_CHUNK_LEN;
 
 /// The room a slice body's wire bytes take when made of `read_len` file
 /// bytes at most (see [`Conn::send_file_through`]).
@@ -50,6 +56,12 @@ pub(crate) struct Conn {
     /// it has taken the rest, not request by request).
     input_start: usize,
     file: Option<File>,
+    /// File bytes the next slice chunk reads at most: doubled, up to the
+    /// driver's buffer, each time the socket took a whole chunk, halved
+    /// down to [`FILE_CHUNK_LEN`] when it took only part. A fast reader
+    /// gets big writes; a slow one does not make the server read again,
+    /// chunk after chunk, the large rest its socket refused.
+    chunk_len: usize,
     /// The peer sent its last byte; the session hears of it once it has
     /// taken all the input before it.
     eof: bool,
@@ -109,6 +121,7 @@ impl Conn {
             input: Vec::new(),
             input_start: 0,
             file: None,
+            chunk_len: FILE_CHUNK_LEN,
             eof: false,
         }
     }
@@ -324,7 +337,8 @@ impl Conn {
         let Some(Action::SendFile { offset, len }) = self.session.poll_action() else {
             return None;
         };
-        let want = usize::try_from(len).map_or(read_buf.len(), |len| len.min(read_buf.len()));
+        let most = self.chunk_len.min(read_buf.len());
+        let want = usize::try_from(len).map_or(most, |len| len.min(most));
         let read = match &self.file {
             Some(file) => read_at(file, &mut read_buf[..want], offset),
             None => Ok(0),
@@ -345,9 +359,17 @@ impl Conn {
                 socket_full: false,
             })
         } else {
-            socket.write(chunk).map(|written| Sent {
-                bytes: written as u64,
-                socket_full: written < chunk.len(),
+            socket.write(chunk).map(|written| {
+                let socket_full = written < chunk.len();
+                self.chunk_len = if socket_full {
+                    (self.chunk_len / 2).max(FILE_CHUNK_LEN)
+                } else {
+                    (self.chunk_len * 2).min(read_buf.len())
+                };
+                Sent {
+                    bytes: written as u64,
+                    socket_full,
+                }
             })
         };
         if let Ok(sent) = &sent
