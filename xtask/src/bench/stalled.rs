@@ -35,6 +35,18 @@ pub struct Stalled {
     pub crowd: usize,
 }
 
+/// One [`WARM_SLICE`] read whole per CPU, on connections one after the
+/// other: the events engine hands them to its loops in turn (one loop per
+/// CPU by default), so each loop's slice buffers are used once; the thread
+/// pool's first workers alike.
+fn warm_every_loop(server: &Server, body: Body) -> Result<()> {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    for _ in 0..cpus {
+        slice::hftp_slice(server.addr(), SLICE_FILE, WARM_SLICE, body, Reading::Count)?;
+    }
+    Ok(())
+}
+
 /// The rows of one fresh server: one stalled reader's RSS growth, and a
 /// crowd's growth per connection.
 pub fn rows(server: &Server, stalled: &Stalled, exchange: &Exchange) -> Result<Vec<Row>> {
@@ -50,14 +62,7 @@ pub fn rows(server: &Server, stalled: &Stalled, exchange: &Exchange) -> Result<V
     if let Some(why) = warmed.first_failure {
         anyhow::bail!("the warm-up get_metadata failed: {why}");
     }
-    slice::hftp_slice(
-        server.addr(),
-        SLICE_FILE,
-        WARM_SLICE,
-        Body::Base64,
-        Reading::Count,
-    )
-    .context("the warm-up get_slice")?;
+    warm_every_loop(server, Body::Base64).context("the warm-up get_slice")?;
     let kib = |bytes: u64| bytes as f64 / 1024.0;
     let baseline = server.settled_rss()?;
     let one = Crowd::open(server.addr(), 1, &request);
@@ -70,14 +75,7 @@ pub fn rows(server: &Server, stalled: &Stalled, exchange: &Exchange) -> Result<V
     // A raw slice's body goes from the file to the socket through the
     // engine's own buffer: once that has been used (a raw warm-up slice),
     // one in flight must cost no more than a tiny one read whole.
-    slice::hftp_slice(
-        server.addr(),
-        SLICE_FILE,
-        WARM_SLICE,
-        Body::Raw,
-        Reading::Count,
-    )
-    .context("the raw warm-up get_slice")?;
+    warm_every_loop(server, Body::Raw).context("the raw warm-up get_slice")?;
     slice::hftp_slice(
         server.addr(),
         SMALL_FILE,
@@ -95,7 +93,8 @@ pub fn rows(server: &Server, stalled: &Stalled, exchange: &Exchange) -> Result<V
     let per_connection = kib(with_crowd.saturating_sub(baseline)) / held.max(1) as f64;
     let asks = format!("`get_slice {SLICE_FILE} 0 {}`", stalled.slice_size);
     let before = format!(
-        "after one `get_metadata {SMALL_FILE}` and one {} MiB slice read whole, VmRSS once \
+        "after one `get_metadata {SMALL_FILE}` and one {} MiB slice read whole per CPU (an \
+         event loop's buffers, one loop per CPU, serve all its connections), VmRSS once \
          settled (unchanged for 0.5 s)",
         WARM_SLICE >> 20
     );
@@ -150,7 +149,7 @@ pub fn rows(server: &Server, stalled: &Stalled, exchange: &Exchange) -> Result<V
             ),
             server,
             format!(
-                "the stalled readers gone, a raw {} MiB warm-up slice and one raw `get_slice \
+                "the stalled readers gone, a raw {} MiB warm-up slice per CPU and one raw `get_slice \
                  {SMALL_FILE} 0 {SMALL_FILE_LEN} raw` read whole, VmRSS settled; then one connection sends `get_slice \
                  {SLICE_FILE} 0 {} raw` and reads nothing (the server has sent what the \
                  socket buffers hold); VmRSS settled again",
