@@ -32,6 +32,7 @@ mod slowloris;
 mod stalled;
 
 use std::fs;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -41,12 +42,12 @@ use anyhow::{Context, Result};
 use crate::flags::BenchFlags;
 use crate::process::{self, Engine, Server};
 use crate::units::mib;
-use data::DataDir;
+use data::{DataDir, PATTERN_LEN};
 use load::{Scenario, Workload};
 use probe::Exchange;
 use redis::Redis;
 use report::{Report, Row, Target, thousands};
-use slice::{Body, Reading};
+use slice::{Body, FileCopy, Reading};
 
 /// The file `get_metadata` asks about.
 const SMALL_FILE: &str = "archivo.txt";
@@ -59,13 +60,15 @@ const SLICE_FILE: &str = "slice.bin";
 const TARGET_UNPIPELINED: f64 = 1.0;
 const TARGET_PIPELINED: f64 = 1.0;
 const TARGET_SLICE: f64 = 0.8;
-/// A raw slice against a raw blast of the same bytes: only the file's read
-/// stands between the two.
+/// A raw slice against a raw blast of the same file: both read it, so
+/// only the server's own work stands between the two.
 const TARGET_RAW_SLICE: f64 = 0.9;
 /// `hftp get` against curl from nginx: one connection, and four.
 const TARGET_DOWNLOAD: f64 = 0.9;
 const TARGET_DOWNLOAD_PARALLEL: f64 = 1.0;
 const TARGET_RSS_MIB: f64 = 64.0;
+/// Turns each server of a request scenario is measured in.
+const REQUEST_TURNS: u32 = 10;
 /// The connection count and depths the request targets are set at.
 pub const TARGET_CONNECTIONS: usize = 50;
 pub const TARGET_DEPTH_PIPELINED: usize = 16;
@@ -206,7 +209,9 @@ fn run(options: &Options) -> Result<()> {
             drop(redis);
         }
         if options.runs("slices") {
-            slices(options, &servers, &mut report)?;
+            for body in [Body::Base64, Body::Raw] {
+                slices(body, options, &servers, data.path(), &mut report, &mut notes)?;
+            }
         }
         if options.runs("download") {
             downloads(
@@ -300,8 +305,8 @@ fn run(options: &Options) -> Result<()> {
     }
 
     notes.push(format!(
-        "Each request scenario measures {:.1} s per server, in two halves ordered hftp \
-         engines, redis, redis, hftp engines reversed, each after {:.2} s of warm-up; latency \
+        "Each request scenario measures {:.1} s per server in {REQUEST_TURNS} turns, hftp engines \
+         then redis, then the reverse, and so on, the first after {:.2} s of warm-up; latency \
          is per batch (write of `depth` requests → last reply). The slice is decoded with \
          `hftp_proto::ReplyDecoder`; the blast reader, like the diagnostic row, only counts \
          bytes. Slice figures are payload MB/s (10⁶ B/s; base64 bytes × 3/4), the best of {} \
@@ -447,32 +452,39 @@ fn requests(
                 connections,
                 depth,
                 warmup: options.warmup(),
-                duration: options.duration / 2,
+                duration: options.duration,
             };
             eprintln!("xtask bench: requests, {scenario}");
-            let run_hftp = |server: &Server| {
-                load::run(server.addr(), &get_metadata, &scenario).with_context(|| {
-                    format!(
-                        "get_metadata against engine {}, {scenario}",
-                        server.engine().label()
-                    )
+            // Every engine and redis in turns (see `load::in_turns`). A
+            // server that fails is a row; redis failing is the machine's
+            // problem and ends the run.
+            let mut targets: Vec<(SocketAddr, &Workload<'_>, String)> = servers
+                .iter()
+                .map(|server| {
+                    let what = format!("get_metadata against engine {}", server.engine().label());
+                    (server.addr(), &get_metadata, what)
                 })
-            };
-            let run_redis = |redis: &Redis| {
-                load::run(redis.addr(), &load::PING, &scenario)
-                    .with_context(|| format!("PING against redis-server, {scenario}"))
-            };
-            // Two halves in the order engines, redis, redis, engines
-            // reversed: a load that drifts during the scenario hits all
-            // alike. A server that fails is a row; redis failing is the
-            // machine's problem and ends the run.
-            let firsts: Vec<_> = servers.iter().map(run_hftp).collect();
+                .collect();
+            if let Some(redis) = redis {
+                targets.push((
+                    redis.addr(),
+                    &load::PING,
+                    "PING against redis-server".to_owned(),
+                ));
+            }
+            let mut ours = load::in_turns(
+                &targets,
+                &scenario,
+                REQUEST_TURNS,
+                |(addr, workload, what), scenario| {
+                    load::run(*addr, workload, scenario)
+                        .with_context(|| format!("{what}, {scenario}"))
+                },
+            );
             let theirs = match redis {
-                Some(redis) => Some(run_redis(redis)?.merge(run_redis(redis)?)),
+                Some(_) => Some(ours.pop().context("no outcome for redis")??),
                 None => None,
             };
-            let mut ours: Vec<_> = servers.iter().rev().map(run_hftp).collect();
-            ours.reverse();
             let target = match (connections, depth) {
                 (TARGET_CONNECTIONS, 1) => Some(TARGET_UNPIPELINED),
                 (TARGET_CONNECTIONS, TARGET_DEPTH_PIPELINED) => Some(TARGET_PIPELINED),
@@ -495,9 +507,9 @@ fn requests(
                  redis gets `PING` the same way",
                 if connections == 1 { "" } else { "s" }
             );
-            for ((server, first), second) in servers.iter().zip(firsts).zip(ours) {
+            for (server, outcome) in servers.iter().zip(ours) {
                 let row = Row::new(&workload, server, &client);
-                let outcome = match first.and_then(|first| Ok(first.merge(second?))) {
+                let outcome = match outcome {
                     Ok(outcome) => outcome,
                     Err(error) => {
                         report.push(row.failed(&error));
@@ -568,30 +580,42 @@ fn log_cost(
     }
 }
 
-/// One `get_slice` of the whole slice file from every engine against the
-/// loopback blast, and, to tell the server's share from the client's, the
-/// same slice with its reply only counted.
-fn slices(options: &Options, servers: &[Server], report: &mut Report) -> Result<()> {
-    for body in [Body::Base64, Body::Raw] {
-        slices_of(body, options, servers, report)?;
-    }
-    Ok(())
-}
-
-/// The slice rows for one kind of body, each against a blast of the same
-/// reply bytes (base64 against base64, raw against raw).
-fn slices_of(body: Body, options: &Options, servers: &[Server], report: &mut Report) -> Result<()> {
+/// One `get_slice` of the whole slice file from every engine, with a body
+/// of one kind, against a blast of the same reply bytes (base64 from
+/// memory, since encoding is the server's work to measure; raw from the
+/// file itself, as the server must read it), and, to tell the server's
+/// share from the client's, the same slice with its reply only counted.
+fn slices(
+    body: Body,
+    options: &Options,
+    servers: &[Server],
+    data_dir: &Path,
+    report: &mut Report,
+    notes: &mut Vec<String>,
+) -> Result<()> {
     let size = options.slice_size;
     let blast_data = slice::BlastData::new(size, body);
-    let (kind, request, target) = match body {
-        Body::Base64 => ("", format!("get_slice {SLICE_FILE} 0 {size}"), TARGET_SLICE),
+    let slice_path = data_dir.join(SLICE_FILE);
+    let (kind, request, target, blast_how) = match body {
+        Body::Base64 => (
+            "",
+            format!("get_slice {SLICE_FILE} 0 {size}"),
+            TARGET_SLICE,
+            "the blast writes the same reply bytes, pre-encoded, from memory over a loopback \
+             socket with a 4 MiB send buffer",
+        ),
         Body::Raw => (
             "raw ",
             format!("get_slice {SLICE_FILE} 0 {size} raw"),
             TARGET_RAW_SLICE,
+            "the blast writes the same reply bytes, its head and then the file itself, over a \
+             loopback socket, by sendfile(2) and by pread/write of 768 KiB, the faster of the two",
         ),
     };
     let mut blast = Best::default();
+    // A raw blast from memory too, for the note: the copy's ceiling when
+    // no file is read.
+    let mut from_memory = Best::default();
     let mut best = Best::per_server::<2>(servers);
     for run in 1..=options.slice_runs {
         eprintln!(
@@ -606,7 +630,30 @@ fn slices_of(body: Body, options: &Options, servers: &[Server], report: &mut Rep
                 });
             }
         }
-        blast.add(slice::blast(&blast_data).context("the loopback blast")?);
+        match body {
+            Body::Base64 => blast.add(slice::blast(&blast_data).context("the loopback blast")?),
+            Body::Raw => {
+                for copy in [FileCopy::Sendfile, FileCopy::ReadWrite] {
+                    blast.add(
+                        slice::file_blast(&slice_path, size, copy)
+                            .with_context(|| format!("the loopback blast by {copy:?}"))?,
+                    );
+                }
+                from_memory.add(slice::blast(&blast_data).context("the loopback blast")?);
+            }
+        }
+    }
+    if body == Body::Raw {
+        notes.push(format!(
+            "The raw slice's reference reads the file, as the server must. The same raw reply \
+             written from one {} KiB pattern held in cache, never touching the file, moved \
+             {:.0} MB/s (best of {} runs): the ceiling of the copy alone, which no reader of a \
+             {} MiB file reaches.",
+            PATTERN_LEN >> 10,
+            mb_per_second(size, from_memory.0),
+            options.slice_runs,
+            size >> 20,
+        ));
     }
     for (server, [decoded, counted]) in servers.iter().zip(best) {
         let rows = [
@@ -629,8 +676,7 @@ fn slices_of(body: Body, options: &Options, servers: &[Server], report: &mut Rep
         for (workload, time, target, reading) in rows {
             let client = format!(
                 "one connection sends `{request}` and reads the reply 256 KiB at a time, \
-                 {reading}; the blast writes the same reply bytes over a loopback socket with \
-                 a 4 MiB send buffer; best of {} runs",
+                 {reading}; {blast_how}; best of {} runs",
                 options.slice_runs
             );
             let row = Row::new(workload, server, client);

@@ -88,11 +88,6 @@ impl Outcome {
         self.replies as f64 / self.window.as_secs_f64()
     }
 
-    /// Both runs as one.
-    pub fn merge(self, other: Outcome) -> Outcome {
-        Outcome::merged([self, other])
-    }
-
     /// All the runs as one (none: an empty run).
     pub fn merged(runs: impl IntoIterator<Item = Outcome>) -> Outcome {
         let mut all = Outcome {
@@ -133,6 +128,50 @@ fn micros(duration: Duration) -> String {
     } else {
         format!("{us:.0} µs")
     }
+}
+
+/// Measures every target in `turns` short turns of `scenario`, in the
+/// order first to last, then last to first, and so on; each target's
+/// turns merged into one outcome. On a shared machine the speed drifts
+/// over seconds: two long halves each measured a different machine (one
+/// build's log cost ranged 0.79 to 1.21 across runs), many short turns
+/// spread every target over the whole run. Each target runs
+/// `scenario.duration` in all; its first turn warms up for
+/// `scenario.warmup`, the later ones only for their connections' first
+/// replies. A target whose turn fails keeps that error and runs no more.
+pub fn in_turns<T>(
+    targets: &[T],
+    scenario: &Scenario,
+    turns: u32,
+    mut run: impl FnMut(&T, &Scenario) -> Result<Outcome>,
+) -> Vec<Result<Outcome>> {
+    let first = Scenario {
+        duration: scenario.duration / turns.max(1),
+        ..*scenario
+    };
+    let later = Scenario {
+        warmup: (scenario.warmup / 10).min(first.duration / 4),
+        ..first
+    };
+    let mut runs: Vec<Result<Vec<Outcome>>> = targets.iter().map(|_| Ok(Vec::new())).collect();
+    for turn in 0..turns.max(1) {
+        let scenario = if turn == 0 { &first } else { &later };
+        let mut order: Vec<usize> = (0..targets.len()).collect();
+        if turn % 2 == 1 {
+            order.reverse();
+        }
+        for index in order {
+            if let Ok(outcomes) = &mut runs[index] {
+                match run(&targets[index], scenario) {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(error) => runs[index] = Err(error),
+                }
+            }
+        }
+    }
+    runs.into_iter()
+        .map(|outcomes| outcomes.map(Outcome::merged))
+        .collect()
 }
 
 /// Drives the server at `addr` with `workload` as `scenario` says.
@@ -309,12 +348,46 @@ mod tests {
         assert_eq!(outcome.latency(0.5), Some(Duration::from_micros(51)));
         assert_eq!(outcome.latency(0.99), Some(Duration::from_micros(99)));
         assert_eq!(outcome.latency(1.0), Some(Duration::from_micros(100)));
-        let merged = outcome.merge(Outcome {
-            replies: 50,
-            window: Duration::from_secs(1),
-            latencies: vec![0],
-        });
+        let merged = Outcome::merged([
+            outcome,
+            Outcome {
+                replies: 50,
+                window: Duration::from_secs(1),
+                latencies: vec![0],
+            },
+        ]);
         assert_eq!(merged.per_second(), 75.0);
         assert_eq!(merged.latency(0.0), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn turns_alternate_their_order_and_a_failure_stops_its_target() {
+        let scenario = Scenario {
+            connections: 1,
+            depth: 1,
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(4),
+        };
+        let mut calls = Vec::new();
+        let outcomes = in_turns(&['a', 'b', 'c'], &scenario, 4, |&target, turn| {
+            calls.push((target, turn.warmup, turn.duration));
+            if target == 'c' && calls.len() > 3 {
+                anyhow::bail!("c failed");
+            }
+            Ok(Outcome::from_latencies(vec![1], turn.duration))
+        });
+        let order: String = calls.iter().map(|&(target, _, _)| target).collect();
+        assert_eq!(order, "abccbaabba");
+        let second = Duration::from_secs(1);
+        assert_eq!(calls[0], ('a', second, second));
+        assert_eq!(calls[3], ('c', second / 10, second));
+        let windows: Vec<_> = outcomes
+            .iter()
+            .map(|outcome| outcome.as_ref().map(|outcome| outcome.window).ok())
+            .collect();
+        assert_eq!(
+            windows,
+            [Some(scenario.duration), Some(scenario.duration), None]
+        );
     }
 }

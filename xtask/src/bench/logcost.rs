@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::load::{self, Outcome, Scenario, Workload};
+use super::load::{self, Scenario, Workload};
 use super::report::{Row, Target};
 use crate::process::{Engine, Server};
 
@@ -33,39 +33,19 @@ pub struct LogCost<'a> {
 pub fn row(cost: &LogCost<'_>) -> Result<Row> {
     let logged = Server::start(cost.binary, cost.dir, cost.engine)?;
     let quiet = Server::start_with(cost.binary, cost.dir, cost.engine, &["-qq"])?;
-    // Many short turns, each server's spread over the whole run: on a
-    // shared machine the speed drifts over seconds, and two long halves
-    // each measured a different machine (0.79 to 1.21 across runs of the
-    // same build).
-    let turn = Scenario {
+    let scenario = Scenario {
         connections: cost.connections,
         depth: cost.depth,
         warmup: cost.warmup,
-        duration: cost.duration / (2 * TURNS),
+        duration: cost.duration / 2,
     };
-    let run = |server: &Server, scenario: &Scenario| {
+    let outcomes = load::in_turns(&[&logged, &quiet], &scenario, TURNS, |server, scenario| {
         load::run(server.addr(), &cost.workload, scenario)
             .with_context(|| format!("get_metadata against `{}`", server.command()))
-    };
-    // Warm both up once; each later turn needs only its connections'
-    // first replies.
-    let later = Scenario {
-        warmup: (cost.warmup / 10).min(turn.duration / 4),
-        ..turn
-    };
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for index in 0..TURNS {
-        let scenario = if index == 0 { &turn } else { &later };
-        // In the order logged, quiet, quiet, logged, and so on.
-        let mut pair = [(&logged, &mut ours), (&quiet, &mut theirs)];
-        if index % 2 == 1 {
-            pair.reverse();
-        }
-        for (server, runs) in pair {
-            runs.push(run(server, scenario)?);
-        }
-    }
-    let (ours, theirs) = (Outcome::merged(ours), Outcome::merged(theirs));
+    });
+    let [ours, theirs] = <[_; 2]>::try_from(outcomes)
+        .map_err(|_| anyhow::anyhow!("in_turns returns one outcome per target"))?;
+    let (ours, theirs) = (ours?, theirs?);
     let ratio = ours.per_second() / theirs.per_second();
     let mut row = Row::new(
         format!(
