@@ -641,8 +641,8 @@ fn slices(
         ),
     };
     let mut blast = Best::default();
-    // A raw blast from memory too, for the note: the copy's ceiling when
-    // no file is read.
+    // A raw blast from memory too, for the note: the copy alone, no file
+    // read.
     let mut from_memory = Best::default();
     let mut best = Best::per_server::<2>(servers);
     for run in 1..=options.slice_runs {
@@ -675,12 +675,10 @@ fn slices(
         notes.push(format!(
             "The raw slice's reference reads the file, as the server must. The same raw reply \
              written from one {} KiB pattern held in cache, never touching the file, moved \
-             {:.0} MB/s (best of {} runs): the ceiling of the copy alone, which no reader of a \
-             {} MiB file reaches.",
+             {:.0} MB/s (best of {} runs).",
             PATTERN_LEN >> 10,
             mb_per_second(size, from_memory.0),
             options.slice_runs,
-            size >> 20,
         ));
     }
     for (server, [decoded, counted]) in servers.iter().zip(best) {
