@@ -446,3 +446,154 @@ fn log_lookup_failure<T>(peer: SocketAddr, lookup: &io::Result<T>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    use hftp_proto::{SessionConfig, SliceEncoder, encode_raw_slice_head};
+    use hftp_test_support::{Xorshift, noise};
+
+    use super::*;
+
+    /// A peer's socket that takes everything until it holds `fast_until`
+    /// bytes, then at most `most` bytes a write (a random share of them
+    /// when `random` is set), and keeps what it took.
+    struct Socket {
+        took: Vec<u8>,
+        fast_until: usize,
+        most: usize,
+        random: Option<Xorshift>,
+    }
+
+    impl Socket {
+        fn new(most: usize) -> Socket {
+            Socket {
+                took: Vec::new(),
+                fast_until: 0,
+                most,
+                random: None,
+            }
+        }
+    }
+
+    impl io::Write for Socket {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let most = match &mut self.random {
+                _ if self.took.len() < self.fast_until => usize::MAX,
+                Some(random) => random.index(self.most + 1),
+                None => self.most,
+            };
+            let took = most.min(buf.len());
+            if took == 0 {
+                return Err(ErrorKind::WouldBlock.into());
+            }
+            self.took.extend_from_slice(&buf[..took]);
+            Ok(took)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The whole reply to `get_slice slice.bin 0 LEN [raw]`, as an event
+    /// loop sends it through `socket`; and the most file bytes it would
+    /// read, before each send of the body.
+    fn send_slice(
+        file: &[u8],
+        raw: bool,
+        socket: &mut Socket,
+    ) -> io::Result<(Vec<u8>, Vec<usize>)> {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("slice.bin"), file)?;
+        let served = ServedDir::new(dir.path(), false);
+        let config = SessionConfig {
+            idle_timeout: Duration::from_secs(60),
+            show_hidden: false,
+        };
+        let now = Instant::now();
+        let mut conn = Conn::new(config, (Ipv4Addr::LOCALHOST, 1).into(), now);
+        let (mut read_buf, mut wire) = (
+            vec![0; LOOP_FILE_CHUNK_LEN],
+            vec![0; wire_len(LOOP_FILE_CHUNK_LEN)],
+        );
+        let request = format!(
+            "get_slice slice.bin 0 {}{}\r\n",
+            file.len(),
+            if raw { " raw" } else { "" }
+        );
+        conn.feed(request.as_bytes(), &served, &mut read_buf, now);
+        let mut chunks = Vec::new();
+        loop {
+            if matches!(conn.session.poll_action(), Some(Action::SendFile { .. })) {
+                chunks.push(conn.chunk_len);
+            }
+            let pending = conn.session.pending_output();
+            let wrote = if pending.is_empty() {
+                match conn.send_file_through(socket, &mut read_buf, &mut wire, now) {
+                    Some(sent) => sent.map(|_| ()),
+                    None => break,
+                }
+            } else {
+                io::Write::write(socket, pending).map(|written| conn.session.consumed(written, now))
+            };
+            match wrote {
+                Err(error) if error.kind() != ErrorKind::WouldBlock => return Err(error),
+                _ => conn.advance(&served, &mut read_buf, now),
+            }
+        }
+        Ok((std::mem::take(&mut socket.took), chunks))
+    }
+
+    fn reply(file: &[u8], raw: bool) -> Vec<u8> {
+        let mut reply = Vec::new();
+        if raw {
+            encode_raw_slice_head(file.len() as u64, &mut reply);
+            reply.extend_from_slice(file);
+        } else {
+            // The encoder writes the status line itself.
+            let mut encoder = SliceEncoder::new(file.len() as u64, &mut reply);
+            encoder.encode(file, &mut reply);
+            assert!(encoder.finish(&mut reply).is_ok());
+        }
+        reply
+    }
+
+    #[test]
+    fn a_socket_that_takes_everything_gets_the_largest_chunks() -> io::Result<()> {
+        let file = noise(7, 5 * LOOP_FILE_CHUNK_LEN + 11);
+        for raw in [false, true] {
+            let (took, chunks) = send_slice(&file, raw, &mut Socket::new(usize::MAX))?;
+            assert!(took == reply(&file, raw), "raw {raw}: the reply differs");
+            assert_eq!(chunks.iter().max(), Some(&LOOP_FILE_CHUNK_LEN), "raw {raw}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_slow_socket_keeps_chunks_small_and_every_byte_in_order() -> io::Result<()> {
+        let file = noise(8, 4 * LOOP_FILE_CHUNK_LEN + 5);
+        for raw in [false, true] {
+            // Less than a first chunk each write: the chunk never grows.
+            let (took, chunks) = send_slice(&file, raw, &mut Socket::new(FILE_CHUNK_LEN / 2))?;
+            assert!(took == reply(&file, raw), "raw {raw}: the reply differs");
+            assert_eq!(chunks.iter().max(), Some(&FILE_CHUNK_LEN), "raw {raw}");
+            // Fast for a while, then slow: back down to the first chunk.
+            let mut slowing = Socket::new(FILE_CHUNK_LEN / 2);
+            slowing.fast_until = 2 * LOOP_FILE_CHUNK_LEN;
+            let (took, chunks) = send_slice(&file, raw, &mut slowing)?;
+            assert!(took == reply(&file, raw), "raw {raw}: the reply differs");
+            assert_eq!(chunks.iter().max(), Some(&LOOP_FILE_CHUNK_LEN), "raw {raw}");
+            assert_eq!(chunks.last(), Some(&FILE_CHUNK_LEN), "raw {raw}");
+            // Any share of up to 100 KiB a write, none at times.
+            let mut random = Socket::new(100 << 10);
+            random.random = Some(Xorshift::new(u64::from(raw)));
+            let (took, chunks) = send_slice(&file, raw, &mut random)?;
+            assert!(took == reply(&file, raw), "raw {raw}: the reply differs");
+            assert!(chunks.iter().all(|&chunk| chunk < LOOP_FILE_CHUNK_LEN));
+        }
+        Ok(())
+    }
+}
