@@ -79,7 +79,9 @@ pub enum Action {
     },
     /// Send the next part of a slice's body from the open file, through
     /// the driver's own buffers: read the file from `offset` (as much as a
-    /// buffer holds, at most `len` bytes), turn what was read into wire
+    /// buffer holds, at most `len` bytes; [`body_read_len`](
+    /// ServerSession::body_read_len) says how much makes a write of a given
+    /// size), turn what was read into wire
     /// bytes with [`body_chunk`](ServerSession::body_chunk), write those
     /// and report how many the socket took with
     /// [`handle_sent`](ServerSession::handle_sent). So a large body goes
@@ -532,6 +534,19 @@ impl ServerSession {
         match &self.reply {
             Reply::Streamed(body) => body.chunk(read, out),
             _ => &[],
+        }
+    }
+
+    /// For [`Action::SendFile`]: how many file bytes to read for
+    /// [`body_chunk`](Self::body_chunk) to make at most `wire` bytes of
+    /// them — `wire` itself for a raw body, three for every four for
+    /// base64 (one group at least) — so that a driver sizing its writes
+    /// reads no more than it will send. 0 when no body is streaming.
+    #[must_use]
+    pub fn body_read_len(&self, wire: usize) -> usize {
+        match &self.reply {
+            Reply::Streamed(body) => body.read_len(wire),
+            _ => 0,
         }
     }
 

@@ -66,6 +66,16 @@ impl StreamedBody {
         Some((self.offset + from, self.size - from))
     }
 
+    /// File bytes that make at most `wire` wire bytes (one base64 group
+    /// at least).
+    pub(super) fn read_len(&self, wire: usize) -> usize {
+        if self.raw {
+            wire
+        } else {
+            (wire / 4).max(1) * 3
+        }
+    }
+
     /// The wire bytes that `read` — the file's bytes from where
     /// [`next_read`](Self::next_read) says — make next: `read` itself for a
     /// raw body; for base64, as many whole groups as fit in `out` (the last,

@@ -211,6 +211,22 @@ fn a_long_slice_is_sent_by_the_driver_in_chunks_it_reads_again_in_part() {
 }
 
 #[test]
+fn a_read_of_body_read_len_bytes_makes_at_most_that_many_wire_bytes() {
+    let now = Instant::now();
+    for (raw, wire, read_len) in [(true, 4096, 4096), (false, 4096, 3072), (false, 4098, 3072)] {
+        let session = streaming(now, 1 << 30, raw);
+        assert_eq!(session.body_read_len(wire), read_len, "raw {raw}, {wire}");
+        let mut out = vec![0; wire];
+        let read = vec![b'x'; read_len];
+        assert_eq!(session.body_chunk(&read, &mut out).len(), 4096, "raw {raw}");
+    }
+    let mut idle = session(now);
+    assert_eq!(idle.body_read_len(4096), 0, "no body streams");
+    assert_eq!(idle.handle_input(b"get_metadata big\r\n", now), 18);
+    assert_eq!(idle.body_read_len(4096), 0, "no body streams");
+}
+
+#[test]
 fn the_end_of_a_long_base64_slice_finishes_its_crlf_from_the_output() {
     let now = Instant::now();
     let size = 30_000;
