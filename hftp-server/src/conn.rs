@@ -25,12 +25,13 @@ pub(crate) const READ_LEN: usize = 64 * 1024;
 /// the whole chunk for the thread pool, whose buffers are each worker's,
 /// so each connection's own (a stalled reader's cost).
 pub(crate) const FILE_CHUNK_LEN: usize = OUTPUT_LIMIT / 4 * 3;
-/// The most file bytes an event loop reads at once for a slice body,
-/// through buffers shared by all its connections: 1 MiB once
-/// base64-encoded, what a turn may write. On a loopback socket 768 KiB
-/// chunks moved 1.5-2× the bytes of 24 KiB ones, raw and base64 alike
-/// (`cargo xtask bench --only slices`).
-pub(crate) const LOOP_FILE_CHUNK_LEN: usize = 32 * FILE_CHUNK_LEN;
+/// The most wire bytes an event loop writes at once for a slice body, and
+/// the size of each of its two slice buffers (shared by all its
+/// connections, so no connection's cost). On a loopback socket 768 KiB
+/// writes moved 1.5-2× the bytes of 32 KiB ones, and more than 384 KiB or
+/// 1 MiB ones, raw and base64 alike (`cargo xtask bench --only slices`);
+/// with its file bytes beside it, such a chunk still fits a 1 MiB L2.
+pub(crate) const LOOP_CHUNK_LEN: usize = 768 * 1024;
 
 /// The room a slice body's wire bytes take when made of `read_len` file
 /// bytes at most (see [`Conn::send_file_through`]).
@@ -56,9 +57,9 @@ pub(crate) struct Conn {
     /// it has taken the rest, not request by request).
     input_start: usize,
     file: Option<File>,
-    /// File bytes the next slice chunk reads at most: doubled, up to the
+    /// Wire bytes the next slice chunk makes at most: doubled, up to the
     /// driver's buffer, each time the socket took a whole chunk, halved
-    /// down to [`FILE_CHUNK_LEN`] when it took only part. A fast reader
+    /// down to [`OUTPUT_LIMIT`] when it took only part. A fast reader
     /// gets big writes; a slow one does not make the server read again,
     /// chunk after chunk, the large rest its socket refused.
     chunk_len: usize,
@@ -121,7 +122,7 @@ impl Conn {
             input: Vec::new(),
             input_start: 0,
             file: None,
-            chunk_len: FILE_CHUNK_LEN,
+            chunk_len: OUTPUT_LIMIT,
             eof: false,
         }
     }
@@ -337,7 +338,9 @@ impl Conn {
         let Some(Action::SendFile { offset, len }) = self.session.poll_action() else {
             return None;
         };
-        let most = self.chunk_len.min(read_buf.len());
+        let room = out_buf.len();
+        let wire = self.chunk_len.min(room);
+        let most = self.session.body_read_len(wire).min(read_buf.len());
         let want = usize::try_from(len).map_or(most, |len| len.min(most));
         let read = match &self.file {
             Some(file) => read_at(file, &mut read_buf[..want], offset),
@@ -362,9 +365,9 @@ impl Conn {
             socket.write(chunk).map(|written| {
                 let socket_full = written < chunk.len();
                 self.chunk_len = if socket_full {
-                    (self.chunk_len / 2).max(FILE_CHUNK_LEN)
+                    (self.chunk_len / 2).max(OUTPUT_LIMIT)
                 } else {
-                    (self.chunk_len * 2).min(read_buf.len())
+                    (self.chunk_len * 2).min(room)
                 };
                 Sent {
                     bytes: written as u64,
@@ -499,8 +502,8 @@ mod tests {
     }
 
     /// The whole reply to `get_slice slice.bin 0 LEN [raw]`, as an event
-    /// loop sends it through `socket`; and the most file bytes it would
-    /// read, before each send of the body.
+    /// loop sends it through `socket`; and the most wire bytes a chunk
+    /// could make, before each send of the body.
     fn send_slice(
         file: &[u8],
         raw: bool,
@@ -515,10 +518,7 @@ mod tests {
         };
         let now = Instant::now();
         let mut conn = Conn::new(config, (Ipv4Addr::LOCALHOST, 1).into(), now);
-        let (mut read_buf, mut wire) = (
-            vec![0; LOOP_FILE_CHUNK_LEN],
-            vec![0; wire_len(LOOP_FILE_CHUNK_LEN)],
-        );
+        let (mut read_buf, mut wire) = (vec![0; LOOP_CHUNK_LEN], vec![0; LOOP_CHUNK_LEN]);
         let request = format!(
             "get_slice slice.bin 0 {}{}\r\n",
             file.len(),
@@ -563,36 +563,36 @@ mod tests {
 
     #[test]
     fn a_socket_that_takes_everything_gets_the_largest_chunks() -> io::Result<()> {
-        let file = noise(7, 5 * LOOP_FILE_CHUNK_LEN + 11);
+        let file = noise(7, 5 * LOOP_CHUNK_LEN + 11);
         for raw in [false, true] {
             let (took, chunks) = send_slice(&file, raw, &mut Socket::new(usize::MAX))?;
             assert!(took == reply(&file, raw), "raw {raw}: the reply differs");
-            assert_eq!(chunks.iter().max(), Some(&LOOP_FILE_CHUNK_LEN), "raw {raw}");
+            assert_eq!(chunks.iter().max(), Some(&LOOP_CHUNK_LEN), "raw {raw}");
         }
         Ok(())
     }
 
     #[test]
     fn a_slow_socket_keeps_chunks_small_and_every_byte_in_order() -> io::Result<()> {
-        let file = noise(8, 4 * LOOP_FILE_CHUNK_LEN + 5);
+        let file = noise(8, 4 * LOOP_CHUNK_LEN + 5);
         for raw in [false, true] {
             // Less than a first chunk each write: the chunk never grows.
             let (took, chunks) = send_slice(&file, raw, &mut Socket::new(FILE_CHUNK_LEN / 2))?;
             assert!(took == reply(&file, raw), "raw {raw}: the reply differs");
-            assert_eq!(chunks.iter().max(), Some(&FILE_CHUNK_LEN), "raw {raw}");
+            assert_eq!(chunks.iter().max(), Some(&OUTPUT_LIMIT), "raw {raw}");
             // Fast for a while, then slow: back down to the first chunk.
             let mut slowing = Socket::new(FILE_CHUNK_LEN / 2);
-            slowing.fast_until = 2 * LOOP_FILE_CHUNK_LEN;
+            slowing.fast_until = 3 * LOOP_CHUNK_LEN;
             let (took, chunks) = send_slice(&file, raw, &mut slowing)?;
             assert!(took == reply(&file, raw), "raw {raw}: the reply differs");
-            assert_eq!(chunks.iter().max(), Some(&LOOP_FILE_CHUNK_LEN), "raw {raw}");
-            assert_eq!(chunks.last(), Some(&FILE_CHUNK_LEN), "raw {raw}");
+            assert_eq!(chunks.iter().max(), Some(&LOOP_CHUNK_LEN), "raw {raw}");
+            assert_eq!(chunks.last(), Some(&OUTPUT_LIMIT), "raw {raw}");
             // Any share of up to 100 KiB a write, none at times.
             let mut random = Socket::new(100 << 10);
             random.random = Some(Xorshift::new(u64::from(raw)));
             let (took, chunks) = send_slice(&file, raw, &mut random)?;
             assert!(took == reply(&file, raw), "raw {raw}: the reply differs");
-            assert!(chunks.iter().all(|&chunk| chunk < LOOP_FILE_CHUNK_LEN));
+            assert!(chunks.iter().all(|&chunk| chunk < LOOP_CHUNK_LEN));
         }
         Ok(())
     }

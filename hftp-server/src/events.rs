@@ -22,7 +22,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use crate::conn::{CloseCause, Conn, LOOP_FILE_CHUNK_LEN, READ_LEN, wire_len};
+use crate::conn::{CloseCause, Conn, LOOP_CHUNK_LEN, READ_LEN};
 use crate::proxy::{HEADER_TIME, Header, HeaderReader};
 use crate::server::{
     ACCEPT_BACKOFF, AcceptFailures, AcceptOutcome, Counted, DRAIN_BYTES, DRAIN_TIME, ServerState,
@@ -193,8 +193,8 @@ impl EventLoop {
             accept_failures: AcceptFailures::default(),
             buffers: Buffers {
                 input: vec![0; READ_LEN],
-                file_buf: vec![0; LOOP_FILE_CHUNK_LEN],
-                wire: vec![0; wire_len(LOOP_FILE_CHUNK_LEN)],
+                file_buf: vec![0; LOOP_CHUNK_LEN],
+                wire: vec![0; LOOP_CHUNK_LEN],
             },
         };
         Ok((event_loop, waker))
