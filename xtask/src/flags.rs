@@ -42,7 +42,8 @@ pub enum Task {
     ///
     /// slices: one get_slice of a large file, base64 and raw, decoded
     /// payload MB/s at the client, against the same reply bytes blasted
-    /// over a loopback socket; and the server's peak RSS.
+    /// over a loopback socket (base64 from memory; raw read from the file
+    /// itself, as the server must); and the server's peak RSS.
     ///
     /// download: `hftp get` of the slice file to a local file, one
     /// connection and four, against curl fetching it from nginx on
