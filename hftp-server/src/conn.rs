@@ -20,17 +20,15 @@ use crate::logger;
 /// all its connections.
 pub(crate) const READ_LEN: usize = 64 * 1024;
 /// File bytes read at once for a slice: the most one [`Action::Read`]
-/// asks for (what fits in a session's output once base64-encoded), the
-/// first chunk of every body sent with [`Conn::send_file_through`], and
-/// the whole chunk for the thread pool, whose buffers are each worker's,
-/// so each connection's own (a stalled reader's cost).
+/// asks for (what fits in a session's output once base64-encoded), and
+/// the size of the thread pool's file buffer, whose buffers are each
+/// worker's, so each connection's own (a stalled reader's cost).
 pub(crate) const FILE_CHUNK_LEN: usize = OUTPUT_LIMIT / 4 * 3;
 /// The most wire bytes an event loop writes at once for a slice body, and
 /// the size of each of its two slice buffers (shared by all its
 /// connections, so no connection's cost). On a loopback socket 768 KiB
 /// writes moved 1.5-2× the bytes of 32 KiB ones, and more than 384 KiB or
-/// 1 MiB ones, raw and base64 alike (`cargo xtask bench --only slices`);
-/// with its file bytes beside it, such a chunk still fits a 1 MiB L2.
+/// 1 MiB ones, raw and base64 alike (`cargo xtask bench --only slices`).
 pub(crate) const LOOP_CHUNK_LEN: usize = 768 * 1024;
 
 /// The room a slice body's wire bytes take when made of `read_len` file
