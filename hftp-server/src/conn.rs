@@ -15,6 +15,7 @@ use hftp_proto::{
 
 use crate::files::ServedDir;
 use crate::logger;
+use crate::metadata_cache::MetadataCache;
 
 /// Bytes read from a socket at once by an event loop, whose buffers serve
 /// all its connections.
@@ -35,6 +36,14 @@ pub(crate) const LOOP_CHUNK_LEN: usize = 768 * 1024;
 /// bytes at most (see [`Conn::send_file_through`]).
 pub(crate) fn wire_len(read_len: usize) -> usize {
     usize::try_from(SliceEncoder::encoded_len(read_len as u64)).unwrap_or(usize::MAX)
+}
+
+/// What a connection's file actions are carried out on: the served
+/// directory, and the metadata cache of the loop or worker serving it.
+#[derive(Debug)]
+pub(crate) struct Files<'a> {
+    pub(crate) dir: &'a ServedDir,
+    pub(crate) metadata: &'a mut MetadataCache,
 }
 
 /// A connection's state beside its socket: the session, the input it has
@@ -142,18 +151,25 @@ impl Conn {
 
     /// Hands freshly read bytes to the session, keeping what it does not
     /// take yet, and answers as far as it can.
-    pub(crate) fn feed(&mut self, read: &[u8], dir: &ServedDir, scratch: &mut [u8], now: Instant) {
+    pub(crate) fn feed(
+        &mut self,
+        read: &[u8],
+        files: &mut Files<'_>,
+        scratch: &mut [u8],
+        now: Instant,
+    ) {
         log::trace!(
             "{}: received {} bytes: \"{}\"",
             self.peer,
             read.len(),
             read[..read.len().min(80)].escape_ascii()
         );
+        files.metadata.note_input();
         if self.input_is_empty() {
             // Straight from the engine's buffer: pipelined requests are
             // answered one after another without being copied, and only
             // what the session cannot take yet is kept.
-            let taken = self.answer(read, dir, scratch, now);
+            let taken = self.answer(read, files, scratch, now);
             self.input.extend_from_slice(&read[taken..]);
         } else {
             // Behind bytes the session has not taken yet.
@@ -161,21 +177,21 @@ impl Conn {
             self.input_start = 0;
             self.input.extend_from_slice(read);
         }
-        self.advance(dir, scratch, now);
+        self.advance(files, scratch, now);
     }
 
     /// The peer sent its last byte.
-    pub(crate) fn feed_eof(&mut self, dir: &ServedDir, scratch: &mut [u8], now: Instant) {
+    pub(crate) fn feed_eof(&mut self, files: &mut Files<'_>, scratch: &mut [u8], now: Instant) {
         log::trace!("{}: end of input", self.peer);
         self.eof = true;
-        self.advance(dir, scratch, now);
+        self.advance(files, scratch, now);
     }
 
     /// Lets the session go as far as it can without the socket: input it
     /// kept back, then its file actions, until it waits for the socket.
-    pub(crate) fn advance(&mut self, dir: &ServedDir, scratch: &mut [u8], now: Instant) {
+    pub(crate) fn advance(&mut self, files: &mut Files<'_>, scratch: &mut [u8], now: Instant) {
         let input = std::mem::take(&mut self.input);
-        let taken = self.answer(&input[self.input_start..], dir, scratch, now);
+        let taken = self.answer(&input[self.input_start..], files, scratch, now);
         self.input = input;
         self.input_start += taken;
         if self.input_is_empty() {
@@ -190,7 +206,13 @@ impl Conn {
     /// Hands `input` to the session and carries out the file actions it
     /// asks for, request after request, until it waits for the socket or
     /// takes no more; returns how many bytes it took.
-    fn answer(&mut self, input: &[u8], dir: &ServedDir, scratch: &mut [u8], now: Instant) -> usize {
+    fn answer(
+        &mut self,
+        input: &[u8],
+        files: &mut Files<'_>,
+        scratch: &mut [u8],
+        now: Instant,
+    ) -> usize {
         let mut taken = 0;
         loop {
             let took = self.session.handle_input(&input[taken..], now);
@@ -200,7 +222,7 @@ impl Conn {
                 None | Some(Action::SendFile { .. }) => false,
                 Some(action) => {
                     log::trace!("{}: {action:?}", self.peer);
-                    self.carry_out(action, dir, scratch);
+                    self.carry_out(action, files, scratch);
                     true
                 }
             };
@@ -215,16 +237,16 @@ impl Conn {
         self.input_start == self.input.len()
     }
 
-    fn carry_out(&mut self, action: Action, dir: &ServedDir, scratch: &mut [u8]) {
+    fn carry_out(&mut self, action: Action, files: &mut Files<'_>, scratch: &mut [u8]) {
         match action {
-            Action::List => self.session.handle_listing(dir.listing()),
+            Action::List => self.session.handle_listing(files.dir.listing()),
             Action::Metadata(name) => {
-                let lookup = dir.lookup(&name);
+                let lookup = files.metadata.lookup(files.dir, &name);
                 log_lookup_failure(self.peer, &lookup);
                 self.session.handle_metadata(lookup);
             }
             Action::Open(name) => {
-                let opened = dir.open(&name);
+                let opened = files.dir.open(&name);
                 log_lookup_failure(self.peer, &opened);
                 let (entry, file) = match opened {
                     Ok((entry, file)) => (Ok(entry), file),
@@ -510,6 +532,11 @@ mod tests {
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("slice.bin"), file)?;
         let served = ServedDir::new(dir.path(), false);
+        let mut metadata = MetadataCache::off();
+        let mut files = Files {
+            dir: &served,
+            metadata: &mut metadata,
+        };
         let config = SessionConfig {
             idle_timeout: Duration::from_secs(60),
             show_hidden: false,
@@ -522,7 +549,7 @@ mod tests {
             file.len(),
             if raw { " raw" } else { "" }
         );
-        conn.feed(request.as_bytes(), &served, &mut read_buf, now);
+        conn.feed(request.as_bytes(), &mut files, &mut read_buf, now);
         let mut chunks = Vec::new();
         loop {
             if matches!(conn.session.poll_action(), Some(Action::SendFile { .. })) {
@@ -539,7 +566,7 @@ mod tests {
             };
             match wrote {
                 Err(error) if error.kind() != ErrorKind::WouldBlock => return Err(error),
-                _ => conn.advance(&served, &mut read_buf, now),
+                _ => conn.advance(&mut files, &mut read_buf, now),
             }
         }
         Ok((std::mem::take(&mut socket.took), chunks))

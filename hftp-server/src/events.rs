@@ -22,7 +22,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use crate::conn::{CloseCause, Conn, LOOP_CHUNK_LEN, READ_LEN};
+use crate::conn::{CloseCause, Conn, Files, LOOP_CHUNK_LEN, READ_LEN};
+use crate::metadata_cache::MetadataCache;
 use crate::proxy::{HEADER_TIME, Header, HeaderReader};
 use crate::server::{
     ACCEPT_BACKOFF, AcceptFailures, AcceptOutcome, Counted, DRAIN_BYTES, DRAIN_TIME, ServerState,
@@ -109,6 +110,8 @@ pub(crate) struct EventLoop {
     accept_paused_until: Option<Instant>,
     accept_failures: AcceptFailures,
     buffers: Buffers,
+    /// The `get_metadata` answers of this loop's connections.
+    metadata: MetadataCache,
 }
 
 /// A loop's buffers, which serve each of its connections in turn.
@@ -186,7 +189,7 @@ impl EventLoop {
             index,
             poll,
             listeners: ours,
-            shared,
+            shared: Arc::clone(&shared),
             conns: Slab::new(),
             ready: Vec::new(),
             accept_paused_until: None,
@@ -195,6 +198,11 @@ impl EventLoop {
                 input: vec![0; READ_LEN],
                 file_buf: vec![0; LOOP_CHUNK_LEN],
                 wire: vec![0; LOOP_CHUNK_LEN],
+            },
+            metadata: if shared.metadata_cache {
+                MetadataCache::for_dir(shared.dir.path())
+            } else {
+                MetadataCache::off()
             },
         };
         Ok((event_loop, waker))
@@ -347,7 +355,7 @@ impl EventLoop {
         let Some(connection) = self.conns.get_mut(key) else {
             return;
         };
-        let turn = connection.turn(&self.shared, &mut self.buffers, now);
+        let turn = connection.turn(&self.shared, &mut self.buffers, &mut self.metadata, now);
         match turn {
             Turn::Wait => {}
             Turn::More => self.ready.push(key),
@@ -451,7 +459,13 @@ impl EventLoop {
 impl Connection {
     /// Moves the connection along as far as its socket allows, reading at
     /// most once and writing at most [`TURN_BYTES`].
-    fn turn(&mut self, shared: &ServerState, buffers: &mut Buffers, now: Instant) -> Turn {
+    fn turn(
+        &mut self,
+        shared: &ServerState,
+        buffers: &mut Buffers,
+        metadata: &mut MetadataCache,
+        now: Instant,
+    ) -> Turn {
         let Buffers {
             input,
             file_buf,
@@ -460,8 +474,12 @@ impl Connection {
         if let Some(closing) = &mut self.closing {
             return drain(&mut self.stream, closing, &mut self.readable, input);
         }
+        let files = &mut Files {
+            dir: &shared.dir,
+            metadata,
+        };
         if self.header.is_some()
-            && let Some(turn) = self.read_header(shared, input, file_buf, now)
+            && let Some(turn) = self.read_header(files, input, file_buf, now)
         {
             return turn;
         }
@@ -469,7 +487,7 @@ impl Connection {
         let mut moved = 0;
         let mut has_read = false;
         loop {
-            conn.advance(&shared.dir, file_buf, now);
+            conn.advance(files, file_buf, now);
             while self.writable {
                 // A write the socket took only part of found its buffer
                 // full: writing again before it drains (which raises a new
@@ -498,7 +516,7 @@ impl Connection {
                 };
                 match written {
                     Ok(written) => {
-                        conn.advance(&shared.dir, file_buf, now);
+                        conn.advance(files, file_buf, now);
                         moved += written;
                         if moved >= TURN_BYTES {
                             return Turn::More;
@@ -526,7 +544,7 @@ impl Connection {
                 return Turn::More;
             }
             match self.stream.read(input) {
-                Ok(0) => conn.feed_eof(&shared.dir, file_buf, now),
+                Ok(0) => conn.feed_eof(files, file_buf, now),
                 Ok(read) => {
                     // A short read leaves `readable` set, unlike a short
                     // write: the read it costs next turn often finds the
@@ -534,7 +552,7 @@ impl Connection {
                     // their turn, without a round through epoll (the
                     // bench's 50 connections were 4-10% slower when a short
                     // read cleared it).
-                    conn.feed(&input[..read], &shared.dir, file_buf, now);
+                    conn.feed(&input[..read], files, file_buf, now);
                     has_read = true;
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => self.readable = false,
@@ -551,7 +569,7 @@ impl Connection {
     /// turn ends with.
     fn read_header(
         &mut self,
-        shared: &ServerState,
+        files: &mut Files<'_>,
         input: &mut [u8],
         file_buf: &mut [u8],
         now: Instant,
@@ -586,7 +604,7 @@ impl Connection {
                         self.conn.set_client(client);
                     }
                     if !rest.is_empty() {
-                        self.conn.feed(&rest, &shared.dir, file_buf, now);
+                        self.conn.feed(&rest, files, file_buf, now);
                     }
                     return None;
                 }

@@ -180,24 +180,37 @@ impl ServedDir {
     /// bits allow is not seen here; `get_slice`, which opens, still refuses
     /// such a file.
     pub fn lookup(&self, name: &FileName) -> io::Result<Entry> {
+        self.lookup_settled(name).0
+    }
+
+    /// [`lookup`](ServedDir::lookup), and whether one `stat` settled the
+    /// answer: a regular file, not a link, whose mode bits let this
+    /// process read it. Only a change to that inode, or to the directory's
+    /// entry for it, can change such an answer (see
+    /// [`MetadataCache`](crate::metadata_cache::MetadataCache)).
+    pub(crate) fn lookup_settled(&self, name: &FileName) -> (io::Result<Entry>, bool) {
         let found = self.look_up(name);
-        self.note_failure(&found);
+        self.note_failure(&found.0);
         found
     }
 
-    fn look_up(&self, name: &FileName) -> io::Result<Entry> {
-        let stat = stat_no_follow(&self.path, name)?;
+    fn look_up(&self, name: &FileName) -> (io::Result<Entry>, bool) {
+        let stat = match stat_no_follow(&self.path, name) {
+            Ok(stat) => stat,
+            Err(error) => return (Err(error), false),
+        };
         if is_regular(&stat) && self.mode_allows_reading(&stat) {
-            return Ok(Entry::File {
+            let entry = Entry::File {
                 size: u64::try_from(stat.st_size).unwrap_or(0),
                 mode: stat.st_mode & 0o7777,
                 readable: true,
-            });
+            };
+            return (Ok(entry), true);
         }
         if !is_regular(&stat) && !is_link(&stat) {
-            return Ok(Entry::NotAFile);
+            return (Ok(Entry::NotAFile), false);
         }
-        self.open_entry(name).map(|(entry, _)| entry)
+        (self.open_entry(name).map(|(entry, _)| entry), false)
     }
 
     /// Whether `stat`'s mode bits alone show this process may read the

@@ -44,6 +44,7 @@ mod events;
 mod files;
 mod listen;
 pub mod logger;
+mod metadata_cache;
 mod proxy;
 mod server;
 mod threads;

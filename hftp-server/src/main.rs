@@ -95,6 +95,15 @@ struct Args {
     #[arg(long)]
     hidden: bool,
 
+    /// `stat` the file at every `get_metadata`. By default the `events`
+    /// engine remembers the answer for a name asked for again and forgets
+    /// it the moment inotify reports a change to the file, the directory
+    /// or a mount, so answers stay those of a fresh `stat`; it is already
+    /// off on network and layered file systems. For comparisons, or
+    /// should a change ever slip past it.
+    #[arg(long)]
+    no_metadata_cache: bool,
+
     /// Log more: -v adds debug detail, -vv everything.
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     verbose: u8,
@@ -168,6 +177,7 @@ impl Args {
             proxy_protocol: self.proxy_protocol,
             // The allocator is ours: see `tune_allocator`.
             trim_heap: true,
+            metadata_cache: !self.no_metadata_cache,
         }
     }
 }

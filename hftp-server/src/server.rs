@@ -136,6 +136,13 @@ pub struct Config {
     /// the whole process's allocator, so it is for a program that owns
     /// it, as `hftp-server` does (it also tunes glibc's arenas).
     pub trim_heap: bool,
+    /// The `events` engine remembers what `get_metadata` found for a name
+    /// asked for again, and forgets it as soon as the file, the directory
+    /// or a mount changes (inotify tells it before the change's own call
+    /// returns), so its answers are those of a fresh look-up. It stays off
+    /// where it cannot be exact: a network or layered file system, a path
+    /// through a link or `..`.
+    pub metadata_cache: bool,
 }
 
 impl Config {
@@ -153,6 +160,7 @@ impl Config {
             reuse_port: false,
             proxy_protocol: false,
             trim_heap: false,
+            metadata_cache: true,
         }
     }
 }
@@ -165,6 +173,8 @@ pub(crate) struct ServerState {
     pub(crate) session: SessionConfig,
     /// Connections start with a PROXY header.
     pub(crate) proxy_protocol: bool,
+    /// See [`Config::metadata_cache`].
+    pub(crate) metadata_cache: bool,
     /// Set once the shutdown begins: no new connections or requests.
     shutting_down: AtomicBool,
     /// Set once the connections still open are to be closed at once.
@@ -310,6 +320,7 @@ impl Server {
                     show_hidden: config.hidden,
                 },
                 proxy_protocol: config.proxy_protocol,
+                metadata_cache: config.metadata_cache,
                 shutting_down: AtomicBool::new(false),
                 cut: AtomicBool::new(false),
                 open: Arc::new(AtomicUsize::new(0)),

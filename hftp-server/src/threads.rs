@@ -27,8 +27,9 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::Error;
-use crate::conn::{CloseCause, Conn, FILE_CHUNK_LEN, wire_len};
+use crate::conn::{CloseCause, Conn, FILE_CHUNK_LEN, Files, wire_len};
 use crate::logger;
+use crate::metadata_cache::MetadataCache;
 use crate::proxy::{HEADER_TIME, Header, HeaderReader};
 use crate::server::{
     ACCEPT_BACKOFF, AcceptFailures, AcceptOutcome, DRAIN_BYTES, DRAIN_TIME, ServerState, Spawner,
@@ -303,6 +304,13 @@ fn serve(mut stream: &TcpStream, accepted: Instant, shared: &ServerState) {
     let mut conn = Conn::new(shared.session, peer, accepted);
     let mut input = vec![0; WORKER_READ_LEN];
     let mut file_buf = vec![0; FILE_CHUNK_LEN];
+    // Off: a cache per worker would take an inotify instance each, and a
+    // user has 128 of them.
+    let mut metadata = MetadataCache::off();
+    let mut files = Files {
+        dir: &shared.dir,
+        metadata: &mut metadata,
+    };
     if shared.proxy_protocol {
         match read_header(stream, accepted + HEADER_TIME, &mut input) {
             Ok((client, rest)) => {
@@ -311,7 +319,7 @@ fn serve(mut stream: &TcpStream, accepted: Instant, shared: &ServerState) {
                 }
                 if !rest.is_empty() {
                     // Sent at some time since the accept, as queued bytes are.
-                    conn.feed(&rest, &shared.dir, &mut file_buf, accepted);
+                    conn.feed(&rest, &mut files, &mut file_buf, accepted);
                 }
             }
             Err(end) => {
@@ -328,6 +336,7 @@ fn serve(mut stream: &TcpStream, accepted: Instant, shared: &ServerState) {
         &mut stream,
         &mut conn,
         shared,
+        &mut files,
         queued,
         &mut input,
         &mut file_buf,
@@ -388,6 +397,7 @@ fn run(
     stream: &mut &TcpStream,
     conn: &mut Conn,
     shared: &ServerState,
+    files: &mut Files<'_>,
     mut queued: Queued,
     input: &mut [u8],
     file_buf: &mut [u8],
@@ -397,7 +407,7 @@ fn run(
         if shared.is_shutting_down() {
             conn.session.begin_shutdown();
         }
-        conn.advance(&shared.dir, file_buf, Instant::now());
+        conn.advance(files, file_buf, Instant::now());
         loop {
             let sent = if conn.session.pending_output().is_empty() {
                 match send_file_some(stream, conn, file_buf, &mut wire) {
@@ -410,7 +420,7 @@ fn run(
             if let Err(error) = sent {
                 return CloseCause::Socket(error);
             }
-            conn.advance(&shared.dir, file_buf, Instant::now());
+            conn.advance(files, file_buf, Instant::now());
         }
         if shared.is_shutting_down() {
             conn.session.begin_shutdown();
@@ -433,12 +443,12 @@ fn run(
         match read {
             // The shutdown shut the read side to wake this worker.
             Ok(0) if shared.is_shutting_down() => conn.session.begin_shutdown(),
-            Ok(0) => conn.feed_eof(&shared.dir, file_buf, now),
+            Ok(0) => conn.feed_eof(files, file_buf, now),
             Ok(read) => {
                 let old = read.min(queued.bytes);
                 queued.bytes -= old;
-                conn.feed(&input[..old], &shared.dir, file_buf, queued.accepted);
-                conn.feed(&input[old..read], &shared.dir, file_buf, now);
+                conn.feed(&input[..old], files, file_buf, queued.accepted);
+                conn.feed(&input[old..read], files, file_buf, now);
             }
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
             Err(error) if is_timeout(&error) => conn.session.handle_timeout(now),

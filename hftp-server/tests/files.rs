@@ -164,3 +164,55 @@ fn sizes_and_offsets_beyond_4_gib() {
         Reply::Status(Status::OffsetExceedsFileSize)
     );
 }
+
+/// A `get_metadata` sent after a change answers as of after the change,
+/// however often the name was asked for before (the events engine
+/// remembers answers, and must forget them in time).
+#[test]
+fn every_change_is_seen_by_the_next_request() {
+    let parent = tempfile::tempdir().expect("a temporary directory");
+    let dir = parent.path().join("served");
+    fs::create_dir(&dir).expect("the served directory");
+    let path = dir.join("file");
+    fs::write(&path, "1").expect("a file");
+    let server = Server::serve(&dir, &[]);
+    let mut client = server.connect();
+    let mut ask = || client.ask(&metadata("file"));
+    let size = |path: &std::path::Path| Reply::Size(fs::metadata(path).expect("the file").len());
+    for round in 1..=5_usize {
+        // Asked for again and again, so that it is remembered...
+        for _ in 0..3 {
+            assert_eq!(ask(), size(&path));
+        }
+        // ... then changed in another way each round.
+        match round {
+            1 => {
+                let mut file = fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .expect("the file");
+                std::io::Write::write_all(&mut file, b"appended").expect("an append");
+            }
+            2 => fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|file| file.set_len(2))
+                .expect("a truncation"),
+            3 => {
+                fs::write(dir.join("new"), "renamed over the old one").expect("a file");
+                fs::rename(dir.join("new"), &path).expect("a rename");
+            }
+            4 => {
+                let elsewhere = parent.path().join("elsewhere");
+                fs::hard_link(&path, &elsewhere).expect("a hard link");
+                fs::write(&elsewhere, "written through another name").expect("a write");
+            }
+            _ => {
+                fs::remove_file(&path).expect("a removal");
+                assert_eq!(ask(), Reply::Status(Status::FileNotFound));
+                fs::write(&path, "created again").expect("a file");
+            }
+        }
+        assert_eq!(ask(), size(&path), "after change {round}");
+    }
+}
